@@ -1,0 +1,868 @@
+/*
+ * client.c - the generic client and engine: everything about running a call
+ * that does not depend on the backend.
+ *
+ * DESIGN
+ * A dx_client wraps one backend instance (memory or DynamoDB over HTTP) with
+ * the shared, thread-safe parts: options, statistics (atomics) and the rate
+ * limiter (one mutex, held for a few arithmetic operations). A dx_engine is
+ * one thread's way of driving calls through that client. It keeps four
+ * lists, all owned by the engine's thread:
+ *
+ *   ready    calls waiting to start (FIFO)
+ *   timers   calls waiting for a time: a retry backoff or the rate limiter
+ *            (a binary heap ordered by due time)
+ *   done     attempts the backend has finished, not yet looked at
+ *   complete calls that are finished, whose callbacks have not run yet
+ *
+ * dx_engine_run moves due timers to ready, starts attempts while fewer than
+ * max_inflight are in the backend and the limiter allows, examines finished
+ * attempts (success, retry with backoff, batch re-drive of the unprocessed
+ * entries, or final error) and then runs callbacks. Callbacks run only from
+ * dx_engine_run, never from submit and never while the backend is inside
+ * start() or poll(), so a callback may submit new calls freely.
+ *
+ * RETRIES
+ * Throttling, 5xx, network, timeout and CRC errors are retried with
+ * exponential backoff and full jitter (delay uniform in [0, min(max, base *
+ * 2^attempt)]), up to max_attempts attempts per call. Everything else ends
+ * the call at once. A batch attempt that leaves entries unprocessed counts as
+ * throttled: only those entries are sent again, after a backoff; when the
+ * attempts run out the call ends with DX_ERR_THROUGHPUT and exactly those
+ * entries in resp.unprocessed.
+ *
+ * RATE LIMITER
+ * A token bucket of capacity units per direction (read, write). Tokens may go
+ * negative: a request is admitted whenever the bucket is not in debt, and
+ * its cost is then subtracted, so a request that costs more than the bucket
+ * can hold is admitted once the debt is repaid instead of waiting forever.
+ * With a hard cap the rate is the cap. When adaptive, the rate is unlimited
+ * until the first throttle, is then cut to 70% of the measured consumption,
+ * and grows again by 5% per second without throttles (never above the cap).
+ * Estimated costs are charged up front and corrected with the consumed
+ * capacity the backend reports.
+ *
+ * Must never: invoke a callback from dx_engine_submit, complete a call twice
+ * or not at all, or sleep holding a lock.
+ */
+#include "backend_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dynox/size.h"
+
+enum { ST_IDLE = 0, ST_READY, ST_TIMER, ST_INFLIGHT, ST_COMPLETE, ST_DONE };
+
+#define DEFAULT_MAX_ATTEMPTS 10
+#define DEFAULT_BASE_MS 25
+#define DEFAULT_MAX_MS 5000
+#define DEFAULT_INFLIGHT 64
+
+/* ---------------------------------------------------------------- limiter */
+
+typedef struct bucket {
+    double cap;       /* hard cap, units/s; 0: none */
+    double rate;      /* current rate; INFINITY: unlimited */
+    double tokens;    /* may be negative (debt) */
+    uint64_t last_ns; /* last refill */
+    /* adaptive state */
+    uint64_t last_throttle_ns;
+    uint64_t last_grow_ns;
+    double win_units;    /* units consumed in the current measuring window */
+    uint64_t win_start_ns;
+    double measured;     /* units/s over the last full window */
+} bucket;
+
+typedef struct limiter {
+    pthread_mutex_t mu;
+    bool adaptive;
+    bucket b[2]; /* 0: read, 1: write */
+} limiter;
+
+static void bucket_init(bucket *b, double cap) {
+    memset(b, 0, sizeof *b);
+    b->cap = cap;
+    b->rate = cap > 0 ? cap : INFINITY;
+    b->tokens = cap > 0 ? cap : 0; /* one second of burst to start */
+}
+
+static bool bucket_limited(const bucket *b) { return isfinite(b->rate); }
+
+static void bucket_refill(bucket *b, uint64_t now) {
+    if (!bucket_limited(b)) return;
+    if (b->last_ns == 0) b->last_ns = now;
+    double dt = (double)(now - b->last_ns) / 1e9;
+    b->last_ns = now;
+    double burst = b->rate; /* one second of capacity */
+    if (burst < 1) burst = 1;
+    b->tokens += dt * b->rate;
+    if (b->tokens > burst) b->tokens = burst;
+}
+
+/* 0 when admitted (cost charged); otherwise nanoseconds to wait. */
+static uint64_t bucket_acquire(bucket *b, double cost, uint64_t now) {
+    if (!bucket_limited(b)) return 0;
+    bucket_refill(b, now);
+    if (b->tokens >= 0) {
+        b->tokens -= cost;
+        return 0;
+    }
+    double wait_s = -b->tokens / b->rate;
+    uint64_t ns = (uint64_t)(wait_s * 1e9) + 1000000; /* at least 1 ms */
+    return ns;
+}
+
+static void bucket_consumed(bucket *b, double units, double estimate, uint64_t now) {
+    if (bucket_limited(b)) b->tokens -= units - estimate;
+    if (b->win_start_ns == 0) b->win_start_ns = now;
+    b->win_units += units;
+    uint64_t span = now - b->win_start_ns;
+    if (span >= 1000000000u) {
+        b->measured = b->win_units / ((double)span / 1e9);
+        b->win_units = 0;
+        b->win_start_ns = now;
+    }
+}
+
+static void bucket_throttled(bucket *b, uint64_t now) {
+    /* One cut per 200 ms: the throttles of requests already in flight say
+     * the same thing and must not collapse the rate. */
+    if (b->last_throttle_ns && now - b->last_throttle_ns < 200000000u) return;
+    b->last_throttle_ns = now;
+    double base = b->measured > 0 ? b->measured : (bucket_limited(b) ? b->rate : 0);
+    if (base <= 0) {
+        /* Nothing measured yet: consumption in the window so far is the best guess. */
+        double span = (double)(now - b->win_start_ns) / 1e9;
+        base = span > 0.05 ? b->win_units / span : 1;
+    }
+    double r = base * 0.7;
+    if (bucket_limited(b) && r > b->rate * 0.7) r = b->rate * 0.7;
+    if (r < 1) r = 1;
+    if (b->cap > 0 && r > b->cap) r = b->cap;
+    b->rate = r;
+    if (b->tokens > 0) b->tokens = 0;
+    b->last_ns = now;
+    b->last_grow_ns = now;
+}
+
+static void bucket_grow(bucket *b, uint64_t now) {
+    if (!bucket_limited(b) || b->last_throttle_ns == 0) return;
+    if (now - b->last_throttle_ns < 1000000000u) return;
+    double dt = (double)(now - b->last_grow_ns) / 1e9;
+    if (dt < 0.1) return;
+    b->last_grow_ns = now;
+    double r = b->rate * pow(1.05, dt);
+    if (b->cap > 0 && r > b->cap) r = b->cap;
+    b->rate = r;
+}
+
+/* ---------------------------------------------------------------- client */
+
+struct dx_client {
+    const dx_backend_vt *vt;
+    void *impl;
+    dx_client_opts opts;
+    limiter lim;
+    bool limiting; /* a cap or adaptive limiting is configured */
+    _Atomic uint64_t calls, attempts, retries, throttles, errors, wait_ms;
+    _Atomic uint64_t rcu_milli, wcu_milli; /* consumed units x 1000 */
+    _Atomic uint64_t seed_ctr;
+    pthread_mutex_t pool_mu;
+    dx_engine *pool; /* idle engines for dx_client_call */
+};
+
+struct dx_engine {
+    dx_client *c;
+    void *be;
+    uint32_t max_inflight;
+    size_t pending;  /* submitted, not yet completed (callback not yet run) */
+    size_t inflight; /* attempts inside the backend */
+    dx_call *ready_head, *ready_tail;
+    dx_call **heap;  /* timers, min-heap by priv_.due_ns */
+    size_t nheap, capheap;
+    dx_attempt *done_head, *done_tail;
+    dx_attempt *free_attempts;
+    dx_call *complete_head, *complete_tail;
+    dx_rng rng;
+    dx_engine *pool_next;
+};
+
+const char *dx_op_name(dx_op op) {
+    switch (op) {
+    case DX_OP_NONE: return "None";
+    case DX_OP_PUT: return "PutItem";
+    case DX_OP_GET: return "GetItem";
+    case DX_OP_UPDATE: return "UpdateItem";
+    case DX_OP_DELETE: return "DeleteItem";
+    case DX_OP_BATCH_WRITE: return "BatchWriteItem";
+    case DX_OP_BATCH_GET: return "BatchGetItem";
+    case DX_OP_QUERY: return "Query";
+    case DX_OP_SCAN: return "Scan";
+    case DX_OP_CREATE_TABLE: return "CreateTable";
+    case DX_OP_DESCRIBE_TABLE: return "DescribeTable";
+    case DX_OP_DELETE_TABLE: return "DeleteTable";
+    case DX_OP_DESCRIBE_BACKUPS: return "DescribeContinuousBackups";
+    case DX_OP__COUNT: break;
+    }
+    return "Unknown";
+}
+
+bool dx_op_is_write(dx_op op) {
+    return op == DX_OP_PUT || op == DX_OP_UPDATE || op == DX_OP_DELETE || op == DX_OP_BATCH_WRITE;
+}
+
+static bool op_needs_arena(const dx_req *q) {
+    switch (q->op) {
+    case DX_OP_GET:
+    case DX_OP_BATCH_WRITE:
+    case DX_OP_BATCH_GET:
+    case DX_OP_QUERY:
+    case DX_OP_SCAN:
+    case DX_OP_CREATE_TABLE:
+    case DX_OP_DESCRIBE_TABLE:
+    case DX_OP_DESCRIBE_BACKUPS:
+        return true;
+    case DX_OP_PUT:
+    case DX_OP_UPDATE:
+    case DX_OP_DELETE:
+        return q->ret != DX_RET_NONE;
+    case DX_OP_NONE:
+    case DX_OP_DELETE_TABLE:
+    case DX_OP__COUNT:
+        return false;
+    }
+    return false;
+}
+
+static bool op_is_batch(dx_op op) { return op == DX_OP_BATCH_WRITE || op == DX_OP_BATCH_GET; }
+
+dx_err dx_client_wrap_(const dx_backend_vt *vt, void *impl, const dx_client_opts *opts,
+                       dx_client **out) {
+    *out = NULL;
+    dx_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        vt->impl_free(impl);
+        return DX_ERR_NOMEM;
+    }
+    c->vt = vt;
+    c->impl = impl;
+    if (opts) c->opts = *opts;
+    if (!c->opts.retry.max_attempts) c->opts.retry.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    if (!c->opts.retry.base_ms) c->opts.retry.base_ms = DEFAULT_BASE_MS;
+    if (!c->opts.retry.max_ms) c->opts.retry.max_ms = DEFAULT_MAX_MS;
+    if (c->opts.retry.max_ms < c->opts.retry.base_ms) c->opts.retry.max_ms = c->opts.retry.base_ms;
+    pthread_mutex_init(&c->lim.mu, NULL);
+    c->lim.adaptive = c->opts.rate.adaptive;
+    bucket_init(&c->lim.b[0], c->opts.rate.max_rcu);
+    bucket_init(&c->lim.b[1], c->opts.rate.max_wcu);
+    c->limiting = c->opts.rate.adaptive || c->opts.rate.max_rcu > 0 || c->opts.rate.max_wcu > 0;
+    pthread_mutex_init(&c->pool_mu, NULL);
+    *out = c;
+    return DX_OK;
+}
+
+void *dx_client_impl_(const dx_client *c) { return c->impl; }
+
+const char *dx_client_backend(const dx_client *c) { return c ? c->vt->name : "none"; }
+
+void dx_client_free(dx_client *c) {
+    if (!c) return;
+    dx_engine *e = c->pool;
+    while (e) {
+        dx_engine *next = e->pool_next;
+        e->c = c;
+        dx_engine_free(e);
+        e = next;
+    }
+    c->vt->impl_free(c->impl);
+    pthread_mutex_destroy(&c->lim.mu);
+    pthread_mutex_destroy(&c->pool_mu);
+    free(c);
+}
+
+void dx_client_stats_get(dx_client *c, dx_client_stats *out) {
+    memset(out, 0, sizeof *out);
+    out->calls = atomic_load(&c->calls);
+    out->attempts = atomic_load(&c->attempts);
+    out->retries = atomic_load(&c->retries);
+    out->throttles = atomic_load(&c->throttles);
+    out->errors = atomic_load(&c->errors);
+    out->rcu = (double)atomic_load(&c->rcu_milli) / 1000.0;
+    out->wcu = (double)atomic_load(&c->wcu_milli) / 1000.0;
+    out->limiter_wait_ms = atomic_load(&c->wait_ms);
+}
+
+/* ---------------------------------------------------------------- calls */
+
+void dx_call_reset(dx_call *call) {
+    memset(&call->resp, 0, sizeof call->resp);
+    dx_result_clear(&call->res);
+    call->attempts = call->throttles = 0;
+    call->start_ns = call->end_ns = 0;
+    memset(&call->priv_, 0, sizeof call->priv_);
+}
+
+/* Capacity units an attempt is expected to cost, charged to the limiter up front. */
+static double estimate_cost(const dx_call *call) {
+    const dx_req *q = &call->req;
+    double read_unit = q->consistent ? 1.0 : 0.5;
+    switch (q->op) {
+    case DX_OP_PUT:
+        return q->item ? dx_write_units(dx_item_size(q->item)) : 1;
+    case DX_OP_UPDATE:
+    case DX_OP_DELETE:
+        return 1;
+    case DX_OP_BATCH_WRITE: {
+        double sum = 0;
+        for (size_t i = 0; i < call->priv_.npending; i++) {
+            const dx_write *w = &q->writes[call->priv_.pending[i]];
+            sum += (!w->del && w->item) ? dx_write_units(dx_item_size(w->item)) : 1;
+        }
+        return sum;
+    }
+    case DX_OP_GET:
+    case DX_OP_QUERY:
+    case DX_OP_SCAN:
+        return read_unit;
+    case DX_OP_BATCH_GET:
+        return read_unit * (double)call->priv_.npending;
+    case DX_OP_NONE:
+    case DX_OP_CREATE_TABLE:
+    case DX_OP_DESCRIBE_TABLE:
+    case DX_OP_DELETE_TABLE:
+    case DX_OP_DESCRIBE_BACKUPS:
+    case DX_OP__COUNT:
+        return 0;
+    }
+    return 0;
+}
+
+static int dir_of(dx_op op) { return dx_op_is_write(op) ? 1 : 0; }
+
+/* ---------------------------------------------------------------- heap */
+
+static bool heap_push(dx_engine *e, dx_call *call) {
+    if (e->nheap == e->capheap) {
+        size_t cap = e->capheap ? e->capheap * 2 : 64;
+        dx_call **h = realloc(e->heap, cap * sizeof *h);
+        if (!h) return false;
+        e->heap = h;
+        e->capheap = cap;
+    }
+    size_t i = e->nheap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (e->heap[parent]->priv_.due_ns <= call->priv_.due_ns) break;
+        e->heap[i] = e->heap[parent];
+        i = parent;
+    }
+    e->heap[i] = call;
+    return true;
+}
+
+static dx_call *heap_pop(dx_engine *e) {
+    dx_call *top = e->heap[0], *last = e->heap[--e->nheap];
+    size_t i = 0, n = e->nheap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        uint64_t mdue = last->priv_.due_ns;
+        if (l < n && e->heap[l]->priv_.due_ns < mdue) {
+            m = l;
+            mdue = e->heap[l]->priv_.due_ns;
+        }
+        if (r < n && e->heap[r]->priv_.due_ns < mdue) m = r;
+        if (m == i) break;
+        e->heap[i] = e->heap[m];
+        i = m;
+    }
+    if (n) e->heap[i] = last;
+    return top;
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static void ready_push(dx_engine *e, dx_call *call) {
+    call->priv_.state = ST_READY;
+    call->priv_.next = NULL;
+    if (e->ready_tail) {
+        e->ready_tail->priv_.next = call;
+    } else {
+        e->ready_head = call;
+    }
+    e->ready_tail = call;
+}
+
+static dx_call *ready_pop(dx_engine *e) {
+    dx_call *call = e->ready_head;
+    if (call) {
+        e->ready_head = call->priv_.next;
+        if (!e->ready_head) e->ready_tail = NULL;
+        call->priv_.next = NULL;
+    }
+    return call;
+}
+
+static void complete(dx_engine *e, dx_call *call) {
+    call->end_ns = dx_now_ns();
+    call->priv_.state = ST_COMPLETE;
+    call->priv_.next = NULL;
+    if (e->complete_tail) {
+        e->complete_tail->priv_.next = call;
+    } else {
+        e->complete_head = call;
+    }
+    e->complete_tail = call;
+    atomic_fetch_add(&e->c->calls, 1);
+    if (call->res.err != DX_OK) atomic_fetch_add(&e->c->errors, 1);
+}
+
+/* Schedules the call to be tried again after delay_ns (or to wait for the limiter). */
+static void schedule(dx_engine *e, dx_call *call, uint64_t delay_ns) {
+    call->priv_.due_ns = dx_now_ns() + delay_ns;
+    call->priv_.state = ST_TIMER;
+    if (!heap_push(e, call)) {
+        /* Out of memory for the timer heap: try again at once rather than lose it. */
+        ready_push(e, call);
+    }
+}
+
+static uint64_t backoff_ns(dx_engine *e, uint32_t attempt) {
+    const dx_retry_opts *o = &e->c->opts.retry;
+    uint64_t ceil_ms = o->base_ms;
+    for (uint32_t i = 1; i < attempt && ceil_ms < o->max_ms; i++) ceil_ms *= 2;
+    if (ceil_ms > o->max_ms) ceil_ms = o->max_ms;
+    uint64_t ceil_ns = ceil_ms * 1000000u;
+    return dx_rng_below(&e->rng, ceil_ns + 1);
+}
+
+/* ---------------------------------------------------------------- engine */
+
+dx_engine *dx_engine_new(dx_client *c, const dx_engine_opts *opts) {
+    dx_engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->c = c;
+    e->max_inflight = opts && opts->max_inflight ? opts->max_inflight : DEFAULT_INFLIGHT;
+    e->be = c->vt->engine_new(c->impl);
+    if (!e->be) {
+        free(e);
+        return NULL;
+    }
+    uint64_t seed = c->opts.seed;
+    if (seed) seed += atomic_fetch_add(&c->seed_ctr, 1) * 0x9e3779b97f4a7c15ull;
+    dx_rng_seed(&e->rng, seed);
+    return e;
+}
+
+size_t dx_engine_pending(const dx_engine *e) { return e->pending; }
+
+dx_err dx_engine_submit(dx_engine *e, dx_call *call) {
+    if (!e || !call || call->req.op <= DX_OP_NONE || call->req.op >= DX_OP__COUNT)
+        return DX_ERR_INVALID_ARG;
+    if (call->priv_.state != ST_IDLE && call->priv_.state != ST_DONE) return DX_ERR_INVALID_ARG;
+    if (op_needs_arena(&call->req) && !call->arena) return DX_ERR_INVALID_ARG;
+    dx_call_reset(call);
+    call->priv_.engine = e;
+    call->start_ns = dx_now_ns();
+    e->pending++;
+    if (op_is_batch(call->req.op)) {
+        size_t n = call->req.op == DX_OP_BATCH_WRITE ? call->req.nwrites : call->req.nkeys;
+        size_t *idx = n ? dx_arena_alloc(call->arena, n * sizeof *idx) : NULL;
+        if (n && !idx) {
+            dx_fail(&call->res, DX_ERR_NOMEM, NULL, NULL);
+            complete(e, call);
+            return DX_OK;
+        }
+        for (size_t i = 0; i < n; i++) idx[i] = i;
+        call->priv_.pending = idx;
+        call->priv_.npending = n;
+    }
+    ready_push(e, call);
+    return DX_OK;
+}
+
+static dx_attempt *attempt_alloc(dx_engine *e) {
+    dx_attempt *a = e->free_attempts;
+    if (a) {
+        e->free_attempts = a->next;
+    } else {
+        a = malloc(sizeof *a);
+        if (!a) return NULL;
+    }
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+static void attempt_release(dx_engine *e, dx_attempt *a) {
+    a->next = e->free_attempts;
+    e->free_attempts = a;
+}
+
+/* Builds the attempt's request: the caller's, with batches narrowed to the pending entries. */
+static bool attempt_prepare(dx_call *call, dx_attempt *a) {
+    a->call = call;
+    a->req = call->req;
+    a->arena = call->arena;
+    dx_result_clear(&a->res);
+    size_t n = call->priv_.npending;
+    if (call->req.op == DX_OP_BATCH_WRITE) {
+        if (n != call->req.nwrites) {
+            if (!call->priv_.sub_writes) {
+                call->priv_.sub_writes = dx_arena_alloc(call->arena, n * sizeof(dx_write));
+                if (!call->priv_.sub_writes) return false;
+            }
+            for (size_t i = 0; i < n; i++)
+                call->priv_.sub_writes[i] = call->req.writes[call->priv_.pending[i]];
+            a->req.writes = call->priv_.sub_writes;
+        }
+        a->req.nwrites = n;
+    } else if (call->req.op == DX_OP_BATCH_GET) {
+        if (n != call->req.nkeys) {
+            if (!call->priv_.sub_keys) {
+                call->priv_.sub_keys = dx_arena_alloc(call->arena, n * sizeof(dx_value));
+                if (!call->priv_.sub_keys) return false;
+            }
+            for (size_t i = 0; i < n; i++)
+                call->priv_.sub_keys[i] = call->req.keys[call->priv_.pending[i]];
+            a->req.keys = call->priv_.sub_keys;
+        }
+        a->req.nkeys = n;
+    }
+    return true;
+}
+
+/* Tries to start the call now; false when the limiter made it wait. */
+static bool start_call(dx_engine *e, dx_call *call) {
+    dx_client *c = e->c;
+    double cost = 0;
+    if (c->limiting) {
+        cost = estimate_cost(call);
+        if (cost > 0) {
+            uint64_t now = dx_now_ns(), wait;
+            bucket *b = &c->lim.b[dir_of(call->req.op)];
+            pthread_mutex_lock(&c->lim.mu);
+            bucket_grow(b, now);
+            wait = bucket_acquire(b, cost, now);
+            pthread_mutex_unlock(&c->lim.mu);
+            if (wait) {
+                atomic_fetch_add(&c->wait_ms, wait / 1000000u);
+                schedule(e, call, wait);
+                return false;
+            }
+        }
+    }
+    call->priv_.cost = cost;
+    dx_attempt *a = attempt_alloc(e);
+    if (!a || !attempt_prepare(call, a)) {
+        if (a) attempt_release(e, a);
+        dx_fail(&call->res, DX_ERR_NOMEM, NULL, NULL);
+        complete(e, call);
+        return true;
+    }
+    a->be = e->be;
+    call->priv_.state = ST_INFLIGHT;
+    call->attempts++;
+    atomic_fetch_add(&c->attempts, 1);
+    if (call->attempts > 1) atomic_fetch_add(&c->retries, 1);
+    e->inflight++;
+    c->vt->start(e->be, a);
+    return true;
+}
+
+void dx_attempt_done(dx_attempt *a) {
+    dx_engine *e = a->call->priv_.engine;
+    a->next = NULL;
+    if (e->done_tail) {
+        e->done_tail->next = a;
+    } else {
+        e->done_head = a;
+    }
+    e->done_tail = a;
+}
+
+static void feed_limiter(dx_engine *e, dx_call *call, double consumed, bool throttled) {
+    dx_client *c = e->c;
+    uint64_t milli = (uint64_t)llround(consumed * 1000.0);
+    if (dx_op_is_write(call->req.op)) {
+        atomic_fetch_add(&c->wcu_milli, milli);
+    } else {
+        atomic_fetch_add(&c->rcu_milli, milli);
+    }
+    if (!c->limiting) return;
+    uint64_t now = dx_now_ns();
+    bucket *b = &c->lim.b[dir_of(call->req.op)];
+    pthread_mutex_lock(&c->lim.mu);
+    bucket_consumed(b, consumed, call->priv_.cost, now);
+    if (throttled && c->lim.adaptive) bucket_throttled(b, now);
+    pthread_mutex_unlock(&c->lim.mu);
+}
+
+/* Appends the items an attempt found to the call's results (BatchGetItem). */
+static bool merge_items(dx_call *call, const dx_resp *ar) {
+    if (!ar->nitems) return true;
+    if (!call->resp.nitems) {
+        call->resp.items = ar->items;
+        call->resp.nitems = ar->nitems;
+        return true;
+    }
+    size_t n = call->resp.nitems + ar->nitems;
+    dx_value *v = dx_arena_alloc(call->arena, n * sizeof *v);
+    if (!v) return false;
+    memcpy(v, call->resp.items, call->resp.nitems * sizeof *v);
+    memcpy(v + call->resp.nitems, ar->items, ar->nitems * sizeof *v);
+    call->resp.items = v;
+    call->resp.nitems = n;
+    return true;
+}
+
+/* Ends a batch call: whatever is still pending is handed back as unprocessed. */
+static void finish_batch(dx_engine *e, dx_call *call) {
+    call->resp.unprocessed = call->priv_.npending ? call->priv_.pending : NULL;
+    call->resp.nunprocessed = call->priv_.npending;
+    complete(e, call);
+}
+
+static void examine(dx_engine *e, dx_attempt *a) {
+    dx_call *call = a->call;
+    dx_client *c = e->c;
+    bool batch = op_is_batch(call->req.op);
+    bool throttled = a->res.err == DX_ERR_THROUGHPUT ||
+                     (a->res.err == DX_OK && batch && a->resp.nunprocessed > 0);
+    call->resp.consumed += a->resp.consumed;
+    feed_limiter(e, call, a->resp.consumed, throttled);
+
+    if (a->res.err == DX_OK) {
+        if (!batch) {
+            double consumed = call->resp.consumed;
+            call->resp = a->resp;
+            call->resp.consumed = consumed;
+            call->res = a->res;
+            attempt_release(e, a);
+            complete(e, call);
+            return;
+        }
+        if (!merge_items(call, &a->resp)) {
+            dx_fail(&call->res, DX_ERR_NOMEM, NULL, NULL);
+            attempt_release(e, a);
+            finish_batch(e, call);
+            return;
+        }
+        /* Narrow pending to the entries this attempt left unprocessed. */
+        size_t left = 0;
+        for (size_t i = 0; i < a->resp.nunprocessed; i++) {
+            size_t rel = a->resp.unprocessed[i];
+            if (rel < call->priv_.npending) call->priv_.pending[left++] = call->priv_.pending[rel];
+        }
+        call->priv_.npending = left;
+        attempt_release(e, a);
+        if (left == 0) {
+            dx_result_clear(&call->res);
+            finish_batch(e, call);
+            return;
+        }
+        call->throttles += (uint32_t)left;
+        atomic_fetch_add(&c->throttles, left);
+        if (call->attempts >= c->opts.retry.max_attempts) {
+            dx_fail(&call->res, DX_ERR_THROUGHPUT, NULL,
+                    "%zu of %zu entries were still unprocessed after %u attempts",
+                    left, call->req.op == DX_OP_BATCH_WRITE ? call->req.nwrites : call->req.nkeys,
+                    call->attempts);
+            snprintf(call->res.type, sizeof call->res.type, "%s",
+                     "ProvisionedThroughputExceededException");
+            finish_batch(e, call);
+            return;
+        }
+        schedule(e, call, backoff_ns(e, call->attempts));
+        return;
+    }
+
+    if (a->res.err == DX_ERR_THROUGHPUT) {
+        call->throttles++;
+        atomic_fetch_add(&c->throttles, 1);
+    }
+    call->res = a->res;
+    attempt_release(e, a);
+    if (dx_err_retryable(call->res.err) && call->attempts < c->opts.retry.max_attempts) {
+        schedule(e, call, backoff_ns(e, call->attempts));
+        return;
+    }
+    if (batch) {
+        finish_batch(e, call);
+    } else {
+        complete(e, call);
+    }
+}
+
+static void process_done(dx_engine *e) {
+    while (e->done_head) {
+        dx_attempt *a = e->done_head;
+        e->done_head = a->next;
+        if (!e->done_head) e->done_tail = NULL;
+        e->inflight--;
+        examine(e, a);
+    }
+}
+
+static void move_due_timers(dx_engine *e, uint64_t now) {
+    while (e->nheap && e->heap[0]->priv_.due_ns <= now) ready_push(e, heap_pop(e));
+}
+
+static void pump(dx_engine *e) {
+    while (e->inflight < e->max_inflight && e->ready_head) {
+        dx_call *call = ready_pop(e);
+        start_call(e, call);
+        /* A backend that completes inside start() has freed its slot already. */
+        process_done(e);
+    }
+}
+
+static size_t run_callbacks(dx_engine *e) {
+    size_t n = 0;
+    while (e->complete_head) {
+        dx_call *call = e->complete_head;
+        e->complete_head = call->priv_.next;
+        if (!e->complete_head) e->complete_tail = NULL;
+        call->priv_.next = NULL;
+        call->priv_.state = ST_DONE;
+        e->pending--;
+        n++;
+        if (call->done) call->done(call);
+    }
+    return n;
+}
+
+static void sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    nanosleep(&ts, NULL);
+}
+
+size_t dx_engine_run(dx_engine *e, int timeout_ms) {
+    uint64_t start = dx_now_ns();
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000u;
+    size_t completed = 0;
+    for (;;) {
+        move_due_timers(e, dx_now_ns());
+        pump(e);
+        process_done(e);
+        completed += run_callbacks(e);
+        if (completed || e->pending == 0) return completed;
+        if (e->ready_head && e->inflight < e->max_inflight) continue; /* callbacks queued work */
+        uint64_t now = dx_now_ns();
+        if (now >= deadline) return completed;
+        uint64_t wait = deadline - now;
+        if (e->nheap) {
+            uint64_t due = e->heap[0]->priv_.due_ns;
+            uint64_t until = due > now ? due - now : 0;
+            if (until < wait) wait = until;
+        }
+        if (e->inflight) {
+            int ms = (int)((wait + 999999u) / 1000000u);
+            if (wait > (uint64_t)INT32_MAX * 1000000u) ms = INT32_MAX;
+            e->c->vt->poll(e->be, ms);
+        } else if (e->nheap) {
+            sleep_ns(wait);
+        } else if (!e->ready_head) {
+            return completed; /* nothing can make progress */
+        }
+    }
+}
+
+void dx_engine_drain(dx_engine *e) {
+    while (e->pending) dx_engine_run(e, -1);
+}
+
+void dx_engine_free(dx_engine *e) {
+    if (!e) return;
+    /* Attempts in the backend finish and report their real outcome: a write
+     * that happened must not be reported as cancelled. */
+    while (e->inflight) {
+        e->c->vt->poll(e->be, 100);
+        process_done(e);
+    }
+    dx_call *call;
+    while ((call = ready_pop(e)) != NULL) {
+        dx_fail(&call->res, DX_ERR_CANCELLED, NULL, "cancelled before it was sent");
+        if (op_is_batch(call->req.op)) {
+            finish_batch(e, call);
+        } else {
+            complete(e, call);
+        }
+    }
+    while (e->nheap) {
+        call = heap_pop(e);
+        dx_fail(&call->res, DX_ERR_CANCELLED, NULL, "cancelled while waiting to retry");
+        if (op_is_batch(call->req.op)) {
+            finish_batch(e, call);
+        } else {
+            complete(e, call);
+        }
+    }
+    run_callbacks(e);
+    e->c->vt->engine_free(e->be);
+    dx_attempt *a = e->free_attempts;
+    while (a) {
+        dx_attempt *next = a->next;
+        free(a);
+        a = next;
+    }
+    free(e->heap);
+    free(e);
+}
+
+/* ---------------------------------------------------------------- sync */
+
+dx_err dx_client_call(dx_client *c, dx_call *call) {
+    if (!c || !call) return DX_ERR_INVALID_ARG;
+    pthread_mutex_lock(&c->pool_mu);
+    dx_engine *e = c->pool;
+    if (e) c->pool = e->pool_next;
+    pthread_mutex_unlock(&c->pool_mu);
+    if (!e) {
+        dx_engine_opts o = {.max_inflight = 1};
+        e = dx_engine_new(c, &o);
+        if (!e) return dx_fail(&call->res, DX_ERR_NOMEM, NULL, NULL);
+    }
+    dx_err err = dx_engine_submit(e, call);
+    if (err != DX_OK) {
+        dx_fail(&call->res, err, NULL, "invalid call: %s needs an operation%s", dx_op_name(call->req.op),
+                op_needs_arena(&call->req) ? " and an arena for its results" : "");
+    } else {
+        while (call->priv_.state != ST_DONE) dx_engine_run(e, -1);
+        err = call->res.err;
+    }
+    pthread_mutex_lock(&c->pool_mu);
+    e->pool_next = c->pool;
+    c->pool = e;
+    pthread_mutex_unlock(&c->pool_mu);
+    return err;
+}
+
+dx_err dx_create_table(dx_client *c, const dx_table_def *def, dx_result *r) {
+    dx_arena a = {0};
+    dx_call call = {.req = {.op = DX_OP_CREATE_TABLE, .table = def->name, .def = def}, .arena = &a};
+    dx_err err = dx_client_call(c, &call);
+    if (r) *r = call.res;
+    dx_arena_release(&a);
+    return err;
+}
+
+dx_err dx_describe_table(dx_client *c, const char *table, dx_arena *a, dx_table_desc *out,
+                         dx_result *r) {
+    dx_call call = {.req = {.op = DX_OP_DESCRIBE_TABLE, .table = table}, .arena = a};
+    dx_err err = dx_client_call(c, &call);
+    if (err == DX_OK) *out = call.resp.table;
+    if (r) *r = call.res;
+    return err;
+}
+
+dx_err dx_delete_table(dx_client *c, const char *table, dx_result *r) {
+    dx_call call = {.req = {.op = DX_OP_DELETE_TABLE, .table = table}};
+    dx_err err = dx_client_call(c, &call);
+    if (r) *r = call.res;
+    return err;
+}
