@@ -14,6 +14,16 @@
  * types. Errors say what and where: r->offset is the byte offset, r->field
  * the attribute name when inside an item.
  *
+ * Errors: DX_ERR_PARSE for JSON syntax (the message ends "at byte N"),
+ * DX_ERR_VALIDATION for DynamoDB's value rules (DynamoDB's own message where
+ * it has one), DX_ERR_NOMEM. Emptiness of sets and strings and duplicates in
+ * sets and maps are not decoding errors: dx_value_validate checks those.
+ *
+ * Ownership and threads: decoded values, their strings (NUL-terminated, as
+ * are member names) and binaries live in the arena given; empty containers
+ * have n == 0 and a NULL pointer. Every function is reentrant; a cursor, an
+ * arena and a buffer belong to one thread at a time.
+ *
  * Must never: read past `len` (input need not be NUL-terminated), recurse
  * deeper than DX_JSON_MAX_DEPTH, or accept a malformed document partially.
  */
@@ -31,11 +41,21 @@
 extern "C" {
 #endif
 
+/*
+ * Containers open at once. Plain JSON and cursor-walked envelopes count every
+ * object and array; DynamoDB JSON counts the item, each M's member object and
+ * each L or set array, not the {"M": ...} wrapper around them -- so an item
+ * with DynamoDB's 32 levels of nesting fits inside a response envelope.
+ */
 #define DX_JSON_MAX_DEPTH 64 /* DynamoDB allows 32 levels of nesting in an item */
 
 /* --- Whole documents --- */
 
-/* {"a":{"S":"x"},...} -> M value. Values and strings are allocated in a. */
+/*
+ * {"a":{"S":"x"},...} -> M value. Values and strings are allocated in a.
+ * On failure *out is untouched and r (which may be NULL) says what and where;
+ * for an item r->field names the top-level attribute being decoded.
+ */
 dx_err dx_decode_item(dx_arena *a, const char *json, size_t len, dx_value *out, dx_result *r);
 /* {"S":"x"} -> value. */
 dx_err dx_decode_value(dx_arena *a, const char *json, size_t len, dx_value *out, dx_result *r);
@@ -46,17 +66,30 @@ dx_err dx_decode_value(dx_arena *a, const char *json, size_t len, dx_value *out,
  */
 dx_err dx_decode_plain(dx_arena *a, const char *json, size_t len, dx_value *out, dx_result *r);
 
-/* M -> {"a":{"S":"x"},...}, appended to b. */
+/*
+ * M -> {"a":{"S":"x"},...}, appended to b (NUL-terminated). The encoders
+ * return DX_ERR_INVALID_ARG for a value of no or unknown type, or nested
+ * deeper than DX_JSON_MAX_DEPTH, and DX_ERR_NOMEM; on failure b is left as it
+ * was. Strings are written as they are (not checked for UTF-8).
+ */
 dx_err dx_encode_item(dx_buf *b, const dx_value *item);
 /* value -> {"S":"x"}, appended to b. */
 dx_err dx_encode_value(dx_buf *b, const dx_value *v);
 /*
  * value -> plain JSON: S string, N bare number, B base64 string, BOOL, NULL
- * null, L and sets arrays, M object. Appended to b.
+ * null, L and sets arrays, M object. Appended to b. An N whose text is not a
+ * JSON number (".5") is written canonically; one that is no number at all
+ * gives DX_ERR_VALIDATION.
  */
 dx_err dx_encode_plain(dx_buf *b, const dx_value *v);
 
-/* --- Cursor: walk a JSON document by hand --- */
+/*
+ * --- Cursor: walk a JSON document by hand ---
+ * Every reader skips leading whitespace and leaves the cursor just past what
+ * it consumed. Strings come back unescaped: a view into the input when they
+ * had no escapes, an arena copy when they had. After an error the cursor is
+ * spent (its position and depth are unspecified).
+ */
 
 typedef struct dx_jcur {
     const char *start, *p, *end;
@@ -66,7 +99,7 @@ typedef struct dx_jcur {
 } dx_jcur;
 
 void dx_jcur_init(dx_jcur *c, dx_arena *a, const char *json, size_t len, dx_result *r);
-/* The next non-space byte, without consuming it; 0 at the end. */
+/* The next non-space byte, without consuming anything; 0 at the end. */
 char dx_jcur_peek(dx_jcur *c);
 /* true when only whitespace remains. */
 bool dx_jcur_at_end(dx_jcur *c);
@@ -103,7 +136,11 @@ static inline size_t dx_base64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
 /* Writes dx_base64_encoded_len(n) bytes (no NUL) to out; returns that length. */
 size_t dx_base64_encode(const void *p, size_t n, char *out);
 bool dx_buf_put_base64(dx_buf *b, const void *p, size_t n);
-/* Decodes strictly (padding required, no whitespace); out holds n / 4 * 3 bytes. */
+/*
+ * Decodes strictly (padding required, no whitespace, the bits padding leaves
+ * over must be zero, so each input has one encoding); out holds n / 4 * 3
+ * bytes and *outlen gets the decoded length. DX_ERR_PARSE for anything else.
+ */
 dx_err dx_base64_decode(const char *s, size_t n, unsigned char *out, size_t *outlen);
 
 #ifdef __cplusplus
