@@ -56,7 +56,7 @@ DYNOX    := $(BUILD)/dynox
 .PHONY: all test check asan bench demo deps clean tests samples benches
 .DEFAULT_GOAL := all
 
-all: $(LIBDYNOX) $(DYNOX)
+all: $(LIBDYNOX) $(if $(CMD_SRC),$(DYNOX))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
