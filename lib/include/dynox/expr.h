@@ -17,8 +17,16 @@
  * begins_with, contains, size; AND, OR, NOT, parentheses; document paths
  * a.b[1].c. Update: SET (incl. a + :v, a - :v, if_not_exists, list_append),
  * REMOVE, ADD, DELETE clauses, each at most once. Errors are DX_ERR_VALIDATION
- * with DynamoDB's message shape, e.g. "Invalid UpdateExpression: Syntax error;
- * token: \"=\", near: \"a = =\"".
+ * with DynamoDB's messages (dynalite 4.0.0's texts, and the same choice of
+ * message when an expression has several faults), r->field naming the
+ * expression; syntax errors are worded as DynamoDB words them, e.g.
+ * "Invalid UpdateExpression: Syntax error; token: \"-\", near: \"a-b\"", with
+ * r->offset the byte offset of the token.
+ *
+ * Threads: parsing writes the env's used flags, so one env belongs to one
+ * thread; parsed trees are never modified afterwards, so evaluating and
+ * applying them from several threads at once is safe. The builder is not
+ * thread-safe.
  *
  * Must never: evaluate a placeholder it did not resolve at parse time, modify
  * the item it evaluates against, or recurse without a depth bound.
@@ -46,9 +54,13 @@ typedef struct dx_expr_env {
 } dx_expr_env;
 
 /*
- * Prepares env for a request. Checks that names holds only S values and that
- * values are valid attribute values (dx_value_validate); DynamoDB's messages
- * for empty maps ("ExpressionAttributeNames must not be empty").
+ * Prepares env for a request. Checks that names holds only non-empty S
+ * values, that the keys are #name / :value shaped, and that values are valid
+ * attribute values (dx_value_validate); DynamoDB's messages ("...must not be
+ * empty", "...contains invalid key: Syntax error; key: \"x\"",
+ * "ExpressionAttributeValues contains invalid value: <why> for key :v").
+ * names and values may be NULL; both are referenced, not copied. The used
+ * flags are allocated in a.
  */
 dx_err dx_expr_env_init(dx_expr_env *env, dx_arena *a, const dx_value *names,
                         const dx_value *values, dx_result *r);
@@ -62,10 +74,23 @@ dx_err dx_expr_env_check_unused(const dx_expr_env *env, dx_result *r);
 /* --- Conditions (ConditionExpression, FilterExpression) --- */
 
 typedef struct dx_cond dx_cond;
-/* `what` names the expression in messages: "ConditionExpression", "FilterExpression". */
+/*
+ * Parses text into a tree allocated in a (it lives as long as a, and points
+ * into env's values). env may be NULL (no placeholders defined); the
+ * placeholders the text uses are marked used in env. `what` names the
+ * expression in messages: "ConditionExpression" (the default for NULL),
+ * "FilterExpression", "KeyConditionExpression".
+ */
 dx_err dx_cond_parse(dx_arena *a, dx_expr_env *env, const char *what, const char *text,
                      dx_cond **out, dx_result *r);
-/* Evaluates c against item (NULL: the item does not exist). */
+/*
+ * Evaluates c against item (NULL: the item does not exist). Comparisons are
+ * DynamoDB's: operands of different types are never equal, < <= > >= and
+ * BETWEEN hold only between two S, N or B values, a missing attribute makes
+ * everything false except <> and attribute_not_exists; size() is the UTF-8
+ * byte length of S, the byte length of B, the element count of L, M and sets.
+ * Never allocates. DX_ERR_INVALID_ARG when item is not an M.
+ */
 dx_err dx_cond_eval(const dx_cond *c, const dx_value *item, bool *out, dx_result *r);
 
 /*
@@ -102,27 +127,43 @@ typedef struct dx_key_cond {
 /*
  * Parses a KeyConditionExpression for a table whose partition key is
  * hash_name and sort key range_name (NULL when none), checking the forms
- * DynamoDB allows ("Query condition missed key schema element: id").
+ * DynamoDB allows ("Query condition missed key schema element: id"). The
+ * values in *out are shallow copies of ExpressionAttributeValues members.
+ * Not checked here (the key types are not known): that the operands have the
+ * key attributes' types, DynamoDB's "One or more parameter values were
+ * invalid: Condition parameter type does not match schema type".
+ * dx_key_cond_parse = dx_cond_parse (what = "KeyConditionExpression") +
+ * dx_key_cond_from_cond. DynamoDB (and dynalite) report unused placeholders
+ * before the key-condition form errors: for that order, parse with
+ * dx_cond_parse, parse the request's other expressions, call
+ * dx_expr_env_check_unused, then dx_key_cond_from_cond.
  */
 dx_err dx_key_cond_parse(dx_arena *a, dx_expr_env *env, const char *text, const char *hash_name,
                          const char *range_name, dx_key_cond *out, dx_result *r);
+dx_err dx_key_cond_from_cond(dx_arena *a, const dx_cond *c, const char *hash_name, const char *range_name,
+                             dx_key_cond *out, dx_result *r);
 /* true when value v (the item's sort key) satisfies the sort key part of kc. */
 bool dx_key_cond_match_range(const dx_key_cond *kc, const dx_value *v);
 
 /* --- Updates --- */
 
 typedef struct dx_update_expr dx_update_expr;
+/* Parses an UpdateExpression; as dx_cond_parse (what = "UpdateExpression"). */
 dx_err dx_update_parse(dx_arena *a, dx_expr_env *env, const char *text, dx_update_expr **out,
                        dx_result *r);
 /*
  * Applies u to old (NULL or an M: the item as it is; not modified) and writes
  * the new item, allocated in a, to *out. Errors as DynamoDB gives them (wrong
- * operand types, invalid document paths, ADD to a non-number/non-set).
- * Copy-on-write: the maps and lists on the paths u touches are new (in a);
- * untouched attributes, and values taken from old, still point into old's
- * memory, so keep old alive while *out is in use (or dx_value_flatten /
- * dx_value_copy *out first). Every list index refers to the list as it was
- * before the update, as in DynamoDB. Thread-safe for distinct arenas.
+ * operand types, invalid document paths, ADD to a non-number/non-set,
+ * arithmetic beyond 38 digits or the number range). All SET operands are
+ * evaluated against old before anything changes, and every list index refers
+ * to the list as it was before the update, as in DynamoDB (REMOVE a[0], a[1]
+ * removes the first two elements; SET a[i] past the end appends, in index
+ * order). Copy-on-write: the maps and lists on the paths u touches are new
+ * (in a); untouched attributes and values taken from old point into old, and
+ * values set from placeholders point into ExpressionAttributeValues: keep
+ * both alive while *out is in use, or dx_value_flatten / dx_value_copy it.
+ * Results of arithmetic are canonical numbers.
  */
 dx_err dx_update_apply(const dx_update_expr *u, dx_arena *a, const dx_value *old, dx_value *out,
                        dx_result *r);
@@ -140,6 +181,7 @@ dx_err dx_update_project(const dx_update_expr *u, dx_arena *a, const dx_value *i
 /* --- Projections --- */
 
 typedef struct dx_projection dx_projection;
+/* Parses a ProjectionExpression; as dx_cond_parse (what = "ProjectionExpression"). */
 dx_err dx_proj_parse(dx_arena *a, dx_expr_env *env, const char *text, dx_projection **out,
                      dx_result *r);
 /*
@@ -171,13 +213,19 @@ void dx_eb_init(dx_expr_builder *b, dx_arena *a);
 const char *dx_eb_name(dx_expr_builder *b, const char *attr);
 /* A new placeholder for value v. NULL on OOM. */
 const char *dx_eb_value(dx_expr_builder *b, const dx_value *v);
-/* The ExpressionAttributeNames / Values collected; NULL when none (DynamoDB rejects empty maps). */
+/*
+ * The ExpressionAttributeNames / Values collected, written to *storage; NULL
+ * when none (DynamoDB rejects empty maps). Call when done adding: a later
+ * add may move the members.
+ */
 const dx_value *dx_eb_names(dx_expr_builder *b, dx_value *storage);
 const dx_value *dx_eb_values(dx_expr_builder *b, dx_value *storage);
 
 /*
  * Appends "SET #n0 = :v0, #n1 = :v1 REMOVE #n2" for the fields: members
- * whose value type is DX_T_NONE are removed, all others set.
+ * whose value type is DX_T_NONE are removed, all others set (the SET part
+ * first, in field order). DX_ERR_INVALID_ARG for no fields; on
+ * DX_ERR_NOMEM out is left as it was.
  */
 dx_err dx_eb_update_set(dx_expr_builder *b, const dx_member *fields, size_t n, dx_buf *out);
 /* Appends "attribute_exists(#nK)" / "attribute_not_exists(#nK)". */
