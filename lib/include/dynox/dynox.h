@@ -23,6 +23,10 @@
 #include "mem.h"
 #include "model.h"
 #include "item.h"
+#include "sigv4.h"
+#include "creds.h"
+#include "http.h"
+#include "ddb.h"
 
 #define DYNOX_VERSION "0.1.0"
 
