@@ -41,7 +41,19 @@ dx_item *dx_item_new(const dx_model *m);
 void dx_item_free(dx_item *it);
 const dx_model *dx_item_model(const dx_item *it);
 
-/* Sets attribute `name` to a copy of v, checked against the model. */
+/*
+ * Sets attribute `name` to a copy of v (in the item's arena), checked
+ * against the model: v must have the attribute's storage type (S for
+ * string/datetime/json, N for number/ttl, ...); numbers are validated and
+ * canonicalised at any depth; sets non-empty without duplicates; datetime
+ * ISO 8601 ("YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)"); ttl whole seconds; json
+ * well-formed text, stored compact; key attributes non-empty. A v of type
+ * DX_T_NONE unsets the attribute. DX_ERR_VALIDATION naming the attribute,
+ * also for a name the model does not have. Each set allocates in the item's
+ * arena until the item is freed. The typed setters below only accept
+ * attributes of their kind (set_str: string/datetime/json; set_num, set_i64,
+ * set_double: number/ttl).
+ */
 dx_err dx_item_set(dx_item *it, const char *name, const dx_value *v, dx_result *r);
 dx_err dx_item_set_str(dx_item *it, const char *name, const char *s, dx_result *r);
 /* Number from decimal text (validated, canonicalised). */
@@ -55,7 +67,7 @@ dx_err dx_item_unset(dx_item *it, const char *name, dx_result *r);
 
 /* The attribute's value, or NULL when unset. Valid until the attribute changes. */
 const dx_value *dx_item_get(const dx_item *it, const char *name);
-/* Typed getters: DX_ERR_INVALID_ARG when unset or of another type. */
+/* Typed getters: DX_ERR_INVALID_ARG when unset or of another type. Strings are NUL-terminated. */
 dx_err dx_item_get_str(const dx_item *it, const char *name, const char **out);
 dx_err dx_item_get_i64(const dx_item *it, const char *name, int64_t *out, dx_result *r);
 dx_err dx_item_get_double(const dx_item *it, const char *name, double *out, dx_result *r);
@@ -88,14 +100,22 @@ typedef struct dx_from_dict_opts {
  * numbers or numeric strings, sets are arrays, binary is base64, json
  * attributes take any JSON, datetime an ISO 8601 string. Errors name the
  * field: wrong type, invalid number text, unknown attribute, duplicate set
- * members, missing required field.
+ * members, missing required field. ttl takes epoch seconds or an ISO 8601
+ * datetime; null means absent. The required check applies with no_defaults
+ * too. json attributes are re-encoded (compact, numbers canonical).
+ * *out is NULL on error.
  */
 dx_err dx_item_from_dict(const dx_model *m, const char *json, size_t len,
                          const dx_from_dict_opts *opts, dx_item **out, dx_result *r);
 /* The same from an already decoded plain value (an M from dx_decode_plain). */
 dx_err dx_item_from_value(const dx_model *m, const dx_value *plain, const dx_from_dict_opts *opts,
                           dx_item **out, dx_result *r);
-/* An item from a stored DynamoDB item (types as stored; no defaults). */
+/*
+ * An item from a stored DynamoDB item (types as stored; no defaults).
+ * Attributes the model does not know are ignored; one of the wrong storage
+ * type is DX_ERR_VALIDATION. Formats (datetime, json, ttl) are not checked
+ * here: dx_item_validate and save do.
+ */
 dx_err dx_item_from_stored(const dx_model *m, const dx_value *stored, dx_item **out, dx_result *r);
 
 /* --- Calls --- */
@@ -112,7 +132,10 @@ dx_err dx_item_save(dx_item *it, const dx_op_opts *o, dx_result *r);
 dx_err dx_item_delete(dx_item *it, const dx_op_opts *o, dx_result *r);
 /*
  * Updates the named fields (members with type DX_T_NONE are removed) on the
- * server and in the local item. Runs before_update / after_update.
+ * server and in the local item. Runs before_update / after_update; what a
+ * before_update hook sets is sent too. Key attributes cannot be updated.
+ * With ReturnValues ALL_NEW the local item becomes the server's item; on
+ * any error the local item is left as it was.
  */
 dx_err dx_item_update(dx_item *it, const dx_member *fields, size_t n, const dx_op_opts *o,
                       dx_result *r);
@@ -132,6 +155,10 @@ dx_err dx_delete_by_key(const dx_model *m, const dx_value *key, const dx_op_opts
  * Request builders for callers that drive an engine themselves (the job
  * runner): fill call->req for a put of the item / an update by key, with
  * expression text and placeholders allocated in a. No hooks run here.
+ * Everything the request points at is copied into a (the item, the key,
+ * the fields, the table name, the condition and its names/values), so the
+ * item may be freed before the call is made. put_req validates and checks
+ * the size (ItemTooLarge) first. Thread-safe for distinct arenas.
  */
 dx_err dx_item_put_req(const dx_item *it, dx_arena *a, dx_req *req, dx_result *r);
 dx_err dx_update_req(const dx_model *m, const dx_value *key, const dx_member *fields, size_t n,

@@ -8,8 +8,9 @@
  * Its config says which table and client it uses, whether hooks are skipped,
  * the largest item it will send (max_size) and whether reads are consistent
  * by default. Models are defined from a static C table or loaded from a JSON
- * model file (format in README.md). A model is immutable once its hooks are
- * registered and may then be shared by any number of threads.
+ * model file. A model is immutable once its hooks are
+ * registered and may then be shared by any number of threads. The model file
+ * format is documented in docs/models.md.
  *
  * Must never: talk to a backend (items do that), or accept a schema that
  * DynamoDB would not (key attributes must be string, number or binary).
@@ -85,22 +86,41 @@ typedef struct dx_item dx_item;
 /*
  * Builds a model from a C table. Everything is copied: attrs and cfg need not
  * outlive the call. Checks: names unique and non-empty, exactly one hash
- * key, at most one range key, keys of string/number/binary type, defaults
- * parse and fit their type. *out is NULL on error (details in r).
+ * key, at most one range key, keys stored as S, N or B (string, number,
+ * binary, datetime, ttl), generators that fit their type, no attribute with
+ * both a default and a generator, defaults parse and fit their type exactly
+ * as a value set on an item must, cfg->table set, cfg->max_size at most
+ * DX_MAX_ITEM_SIZE. Errors are DX_ERR_CONFIG with r->field naming the
+ * attribute. *out is NULL on error (details in r). Thread-safe.
  */
 dx_err dx_model_new(const char *name, const dx_attr_def *attrs, size_t nattrs,
                     const dx_model_config *cfg, dx_model **out, dx_result *r);
-/* Parses a JSON model file's text / reads and parses the file at path. */
+/*
+ * Parses a JSON model file's text (len bytes, need not be NUL-terminated) /
+ * reads and parses the file at path. Strict: unknown keys, keys given twice
+ * and values of the wrong JSON type are errors naming the location
+ * ("attributes.age.default"); messages start with the path when there is
+ * one. DX_ERR_PARSE (r->offset set) for malformed JSON, DX_ERR_IO for an
+ * unreadable file, DX_ERR_CONFIG otherwise. Built-in hooks listed in the
+ * file are registered. Format: docs/models.md.
+ */
 dx_err dx_model_from_json(const char *json, size_t len, dx_model **out, dx_result *r);
 dx_err dx_model_load(const char *path, dx_model **out, dx_result *r);
 void dx_model_free(dx_model *m);
 
 const char *dx_model_name(const dx_model *m);
 const dx_model_config *dx_model_config_get(const dx_model *m);
-/* Replaces the client (NULL: default client). Not thread-safe with calls in flight. */
+/*
+ * Replace the client (NULL: default client), the table name (copied; the
+ * old one stays valid until the model is freed) and skip_hooks. Not
+ * thread-safe with calls in flight.
+ */
 void dx_model_set_client(dx_model *m, dx_client *c);
 void dx_model_set_table(dx_model *m, const char *table);
 void dx_model_set_skip_hooks(dx_model *m, bool skip);
+void dx_model_set_consistent_read(dx_model *m, bool consistent);
+/* 0 means DynamoDB's 400 KB; values above DX_MAX_ITEM_SIZE are clamped to it. */
+void dx_model_set_max_size(dx_model *m, size_t max_size);
 size_t dx_model_nattrs(const dx_model *m);
 const dx_attr_def *dx_model_attr(const dx_model *m, size_t i);
 /* The attribute named `name`, or NULL. */
