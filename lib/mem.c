@@ -836,30 +836,18 @@ static dx_err copy_out(dx_attempt *a, const dx_value *item, dx_value **out) {
     return DX_OK;
 }
 
-/* The top-level attributes of item that update u wrote (UPDATED_OLD / UPDATED_NEW). */
+/*
+ * The parts of item under the paths update u wrote (UPDATED_OLD / UPDATED_NEW):
+ * DynamoDB returns only those paths (SET m.x returns {m:{x}}), nothing when
+ * none of them exist.
+ */
 static dx_err copy_touched(dx_attempt *a, const dx_update_expr *u, const dx_value *item,
                            dx_value **out) {
     *out = NULL;
     if (!u || !item) return DX_OK;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < item->n; i++)
-        if (dx_update_touches(u, item->u.members[i].name)) n++;
-    if (!n) return DX_OK;
-    dx_member *m = dx_arena_alloc(a->arena, n * sizeof *m);
     dx_value *v = dx_arena_alloc(a->arena, sizeof *v);
-    if (!m || !v) return nomem(&a->res);
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < item->n; i++) {
-        const dx_member *src = &item->u.members[i];
-        if (!dx_update_touches(u, src->name)) continue;
-        m[j].name = dx_arena_strndup(a->arena, src->name, src->name_len);
-        m[j].name_len = src->name_len;
-        if (!m[j].name || dx_value_copy(a->arena, &src->value, &m[j].value) != DX_OK)
-            return nomem(&a->res);
-        j++;
-    }
-    *v = dx_vmap(m, n);
-    *out = v;
+    if (!v || dx_update_project(u, a->arena, item, v) != DX_OK) return nomem(&a->res);
+    if (v->n) *out = v;
     return DX_OK;
 }
 
@@ -1652,6 +1640,14 @@ static dx_err op_query(mem_be *be, dx_attempt *a) {
     TRY(parse_cond(be, &env, "FilterExpression", q->filter, &filter, r));
     if (q->projection) TRY(dx_proj_parse(&be->scratch, &env, q->projection, &proj, r));
     TRY(dx_expr_env_check_unused(&env, r));
+    if (filter) {
+        const char *keys[2] = {t->hash_name, t->range_name};
+        for (int i = 0; i < 2; i++)
+            if (keys[i] && dx_cond_refs(filter, keys[i]))
+                return vfail(r, "Filter Expression can only contain non-primary key attributes: "
+                                "Primary key attribute: %s",
+                             keys[i]);
+    }
 
     if (kc.hash.type != (uint32_t)t->hash_type ||
         (kc.range_op != DX_KEY_OP_NONE && kc.r1.type != (uint32_t)t->range_type) ||

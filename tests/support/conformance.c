@@ -498,14 +498,19 @@ static void test_update_expressions(void **state) {
          "{\"f\":{\"N\":\"0\"}}"},
         {"SET #m.k = :v, x = :x REMOVE l[0]", "{\"#m\":{\"S\":\"m\"}}",
          "{\":v\":{\"N\":\"2\"},\":x\":{\"BOOL\":false}}", DX_RET_NONE, NULL},
+        /* UPDATED_* return only the paths written: m.j, not the whole of m. */
+        {"SET m.j = :j", NULL, "{\":j\":{\"N\":\"3\"}}", DX_RET_UPDATED_NEW,
+         "{\"m\":{\"M\":{\"j\":{\"N\":\"3\"}}}}"},
+        {"SET m.j = :j", NULL, "{\":j\":{\"N\":\"4\"}}", DX_RET_UPDATED_OLD,
+         "{\"m\":{\"M\":{\"j\":{\"N\":\"3\"}}}}"},
         {"SET n = :n", NULL, "{\":n\":{\"N\":\"6\"}}", DX_RET_ALL_OLD,
          "{\"id\":{\"S\":\"u\"},\"n\":{\"N\":\"6\"},\"l\":{\"L\":[{\"S\":\"a\"},{\"S\":\"b\"}]},"
-         "\"s\":{\"SS\":[\"c\"]},\"m\":{\"M\":{\"k\":{\"N\":\"2\"}}},\"cnt\":{\"N\":\"2.5\"},"
-         "\"f\":{\"N\":\"0\"},\"x\":{\"BOOL\":false}}"},
+         "\"s\":{\"SS\":[\"c\"]},\"m\":{\"M\":{\"k\":{\"N\":\"2\"},\"j\":{\"N\":\"4\"}}},"
+         "\"cnt\":{\"N\":\"2.5\"},\"f\":{\"N\":\"0\"},\"x\":{\"BOOL\":false}}"},
         {"SET n = :n", NULL, "{\":n\":{\"N\":\"100\"}}", DX_RET_ALL_NEW,
          "{\"id\":{\"S\":\"u\"},\"n\":{\"N\":\"100\"},\"l\":{\"L\":[{\"S\":\"a\"},{\"S\":\"b\"}]},"
-         "\"s\":{\"SS\":[\"c\"]},\"m\":{\"M\":{\"k\":{\"N\":\"2\"}}},\"cnt\":{\"N\":\"2.5\"},"
-         "\"f\":{\"N\":\"0\"},\"x\":{\"BOOL\":false}}"},
+         "\"s\":{\"SS\":[\"c\"]},\"m\":{\"M\":{\"k\":{\"N\":\"2\"},\"j\":{\"N\":\"4\"}}},"
+         "\"cnt\":{\"N\":\"2.5\"},\"f\":{\"N\":\"0\"},\"x\":{\"BOOL\":false}}"},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         dx_call c = {.req = {.op = DX_OP_UPDATE, .table = t, .key = key, .update = steps[i].update,
@@ -845,6 +850,11 @@ static void test_query(void **state) {
     expect_ok(&f, "filter");
     assert_int_equal(f.resp.scanned, 14);
     assert_string_equal(sk_list(&f.resp, "sk"), "7 12"); /* v 0 and 2 */
+    /* A filter may not use key attributes. */
+    dx_call fk = {.req = {.op = DX_OP_QUERY, .table = t, .key_condition = "pk = :p",
+                          .filter = "sk > :z", .values = J("{\":p\":{\"S\":\"p\"},\":z\":{\"N\":\"0\"}}")}};
+    expect_validation(&fk, "filter on the sort key");
+    assert_non_null(strstr(fk.res.message, "non-primary key attributes"));
     /* With a limit, the limit counts items read, not items kept. */
     f.req.limit = 4;
     expect_ok(&f, "filter with limit");
