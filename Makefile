@@ -84,7 +84,13 @@ $(DYNOX): $(CMD_OBJ) $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -o $@ $(CMD_OBJ) $(LIBJOBS) $(LIBDYNOX) $(LDLIBS_ALL)
 
-$(TEST_BIN): $(BUILD)/%: $(BUILD)/%.o $(TSUP_OBJ) $(LIBJOBS) $(LIBDYNOX)
+# Library tests link only the library; the others get the job runner too.
+LIB_TEST_BIN := $(filter $(BUILD)/tests/lib/%,$(TEST_BIN))
+$(LIB_TEST_BIN): $(BUILD)/%: $(BUILD)/%.o $(TSUP_OBJ) $(LIBDYNOX)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -o $@ $< $(TSUP_OBJ) $(LIBDYNOX) $(CMOCKA_LIBS) $(LDLIBS_ALL)
+
+$(filter-out $(LIB_TEST_BIN),$(TEST_BIN)): $(BUILD)/%: $(BUILD)/%.o $(TSUP_OBJ) $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -o $@ $< $(TSUP_OBJ) $(LIBJOBS) $(LIBDYNOX) $(CMOCKA_LIBS) $(LDLIBS_ALL)
 

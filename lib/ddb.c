@@ -399,9 +399,36 @@ static void printable(char *dst, size_t cap, const char *s, size_t n) {
     dst[j] = 0;
 }
 
+/*
+ * The first "reason" of ThrottlingReasons: [{"reason": "...", "resource": "arn..."}], which
+ * DynamoDB sends with throttling errors (e.g. TableWriteKeyRangeThroughputExceeded for a
+ * hot partition key). The cursor is left after the array.
+ */
+static dx_err first_throttling_reason(dx_jcur *c, dx_str *out) {
+    dx_err e = dx_jcur_arr_begin(c);
+    for (bool done = false; e == DX_OK;) {
+        if ((e = dx_jcur_arr_next(c, &done)) != DX_OK || done) break;
+        if (dx_jcur_peek(c) != '{' || out->len) {
+            e = dx_jcur_skip(c);
+            continue;
+        }
+        if ((e = dx_jcur_obj_begin(c)) != DX_OK) break;
+        for (bool odone = false; e == DX_OK;) {
+            dx_str k;
+            if ((e = dx_jcur_obj_next(c, &k, &odone)) != DX_OK || odone) break;
+            if (dx_str_eq(k, "reason") && dx_jcur_peek(c) == '"') {
+                e = dx_jcur_string(c, out);
+            } else {
+                e = dx_jcur_skip(c);
+            }
+        }
+    }
+    return e;
+}
+
 dx_err dx_ddb_error_from_body(int status, const char *body, size_t len, const char *request_id,
                               dx_arena *scratch, dx_result *r) {
-    dx_str type = {"", 0}, msg = {"", 0};
+    dx_str type = {"", 0}, msg = {"", 0}, reason = {"", 0};
     bool parsed = false;
     dx_result tmp;
     dx_result_clear(&tmp);
@@ -423,6 +450,8 @@ dx_err dx_ddb_error_from_body(int status, const char *body, size_t len, const ch
             } else if ((dx_str_eq(k, "message") || dx_str_eq(k, "Message")) &&
                        dx_jcur_peek(&c) == '"') {
                 e = dx_jcur_string(&c, &msg);
+            } else if (dx_str_eq(k, "ThrottlingReasons") && dx_jcur_peek(&c) == '[') {
+                e = first_throttling_reason(&c, &reason);
             } else {
                 e = dx_jcur_skip(&c);
             }
@@ -461,6 +490,7 @@ dx_err dx_ddb_error_from_body(int status, const char *body, size_t len, const ch
         printable(r->type, sizeof r->type, type.ptr, type.len);
         r->http_status = status;
         snprintf(r->request_id, sizeof r->request_id, "%s", request_id ? request_id : "");
+        printable(r->reason, sizeof r->reason, reason.ptr, parsed ? reason.len : 0);
     }
     return kind;
 }

@@ -417,6 +417,35 @@ static const err_row err_rows[] = {
     {400, "{\"__type\":", DX_ERR_UNKNOWN, "", NULL},
 };
 
+/* ThrottlingReasons (sent with throttling errors since 2025) name a hot key range. */
+static void test_throttling_reason(void **state) {
+    (void)state;
+    static const struct {
+        const char *body, *reason;
+    } rows[] = {
+        {"{\"__type\":\"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException\","
+         "\"message\":\"slow down\",\"ThrottlingReasons\":[{\"reason\":"
+         "\"TableWriteKeyRangeThroughputExceeded\",\"resource\":\"arn:aws:dynamodb:us-east-1:1:table/t\"}]}",
+         "TableWriteKeyRangeThroughputExceeded"},
+        {"{\"ThrottlingReasons\":[{\"resource\":\"arn\",\"reason\":\"TableReadProvisionedThroughputExceeded\"},"
+         "{\"reason\":\"second\"}],\"__type\":\"ThrottlingException\",\"message\":\"m\"}",
+         "TableReadProvisionedThroughputExceeded"},
+        {"{\"__type\":\"ThrottlingException\",\"message\":\"m\",\"ThrottlingReasons\":[]}", ""},
+        {"{\"__type\":\"ThrottlingException\",\"message\":\"m\"}", ""},
+    };
+    dx_arena scratch = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dx_result r;
+        dx_result_clear(&r);
+        dx_err e = dx_ddb_error_from_body(400, rows[i].body, strlen(rows[i].body), "R", &scratch, &r);
+        assert_row_int_equal(i, e, DX_ERR_THROUGHPUT);
+        assert_row_string_equal(i, r.reason, rows[i].reason);
+        assert_row_string_equal(i, r.message, i == 0 ? "slow down" : "m");
+        dx_arena_reset(&scratch);
+    }
+    dx_arena_release(&scratch);
+}
+
 static void test_error_mapping(void **state) {
     (void)state;
     dx_arena scratch = {0};
@@ -1278,6 +1307,7 @@ int main(void) {
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_error_mapping),
+        cmocka_unit_test(test_throttling_reason),
         cmocka_unit_test(test_parse_items),
         cmocka_unit_test(test_parse_batch_get),
         cmocka_unit_test(test_parse_batch_write),
