@@ -504,6 +504,25 @@ static ent *index_find(const shard *s, const kref *k, pos *p) {
     return kref_cmp(k, e) == 0 ? e : NULL;
 }
 
+/*
+ * Stores e in the shard, replacing *cur when the key is there (the replaced
+ * entry goes to *old for the caller to free after unlocking) or inserting at
+ * p. Keeps count and bytes right. false on out of memory (nothing changed).
+ */
+static bool shard_store(shard *s, pos p, ent *cur, const ent *e, ent *old) {
+    if (cur) {
+        *old = *cur;
+        *cur = *e;
+        s->bytes += e->size - old->size;
+        return true;
+    }
+    if (!index_insert(s, p, e)) return false;
+    s->count++;
+    s->bytes += e->size;
+    return true;
+}
+
+
 /* ---------------------------------------------------------------- simulated capacity */
 
 static void cap_init(cap_bucket *b, double rate, uint32_t burst_ms, bool on) {
@@ -1051,16 +1070,7 @@ static dx_err op_put(mem_be *be, dx_attempt *a) {
     dx_err err = eval_cond(cond, cur ? cur->item : NULL, r);
     ent old = {0};
     if (!err) {
-        if (cur) {
-            old = *cur;
-            *cur = e;
-            s->bytes += e.size - old.size;
-        } else if (index_insert(s, p, &e)) {
-            s->count++;
-            s->bytes += e.size;
-        } else {
-            err = nomem(r);
-        }
+        if (!shard_store(s, p, cur, &e, &old)) err = nomem(r);
     }
     pthread_mutex_unlock(&s->mu);
     if (err) {
@@ -1199,16 +1209,7 @@ static dx_err op_update(mem_be *be, dx_attempt *a) {
     if (!err) err = dx_value_flatten(&newv, &blk, r);
     if (!err) {
         ent_init(t, blk, size, &ne);
-        if (cur) {
-            old = *cur;
-            *cur = ne;
-            s->bytes += ne.size - old.size;
-        } else if (index_insert(s, p, &ne)) {
-            s->count++;
-            s->bytes += ne.size;
-        } else {
-            err = nomem(r);
-        }
+        if (!shard_store(s, p, cur, &ne, &old)) err = nomem(r);
     }
     pthread_mutex_unlock(&s->mu);
     if (err) {
@@ -1383,15 +1384,8 @@ static dx_err op_batch_write(mem_be *be, dx_attempt *a) {
                 s->count--;
                 s->bytes -= old.size;
             }
-        } else if (cur) {
-            old = *cur;
-            *cur = ents[i];
-            s->bytes += ents[i].size - old.size;
-        } else if (index_insert(s, p, &ents[i])) {
-            s->count++;
-            s->bytes += ents[i].size;
         } else {
-            ok = false;
+            ok = shard_store(s, p, cur, &ents[i], &old);
         }
         pthread_mutex_unlock(&s->mu);
         if (!ok) {
