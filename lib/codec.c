@@ -1622,3 +1622,36 @@ dx_err dx_base64_decode(const char *str, size_t n, unsigned char *out, size_t *o
     if (outlen) *outlen = (size_t)(o - out);
     return DX_OK;
 }
+
+/* ---------------------------------------------------------------- compact JSON */
+
+dx_err dx_json_compact(dx_arena *a, const char *s, size_t n, dx_str *out, dx_result *r) {
+    dx_jcur c;
+    dx_jcur_init(&c, a, s, n, r);
+    if (dx_jcur_skip(&c) != DX_OK) return DX_ERR_PARSE;
+    if (!dx_jcur_at_end(&c)) return dx_jcur_fail(&c, "unexpected data after the JSON value");
+    char *o = dx_arena_alloc(a, n + 1);
+    if (!o) return dx_fail(r, DX_ERR_NOMEM, NULL, NULL);
+    size_t k = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            o[k++] = ch;
+            if (ch == '\\' && i + 1 < n) {
+                o[k++] = s[++i];
+            } else if (ch == '"') {
+                in_str = false;
+            }
+        } else if (ch == '"') {
+            in_str = true;
+            o[k++] = ch;
+        } else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+            o[k++] = ch;
+        }
+    }
+    o[k] = 0;
+    out->ptr = o;
+    out->len = k;
+    return DX_OK;
+}

@@ -30,7 +30,6 @@
  */
 #include "model_internal.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +72,7 @@ static bool digits(const char *s, int n, int *out) {
     return true;
 }
 
-bool dx_iso8601_parse_(const char *s, size_t n, int64_t *epoch_s) {
+bool dx_datetime_parse(const char *s, size_t n, int64_t *epoch_s) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
     if (n < 20) return false;
@@ -116,7 +115,7 @@ static char *put_digits(char *p, unsigned v, int n) {
     return p + n;
 }
 
-void dx_iso8601_format_(uint64_t epoch_ms, char out[25]) {
+void dx_datetime_format(uint64_t epoch_ms, char out[25]) {
     time_t secs = (time_t)(epoch_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -138,10 +137,31 @@ void dx_iso8601_format_(uint64_t epoch_ms, char out[25]) {
     *p = 0;
 }
 
+/*
+ * Random bytes for identifiers from a per-thread pool refilled from the OS
+ * 4 KiB at a time: one syscall per 256 UUIDs, not one per row. Bytes are
+ * zeroed in the pool once handed out.
+ */
+static void id_random(void *p, size_t n) {
+    static _Thread_local unsigned char pool[4096];
+    static _Thread_local size_t left;
+    if (n > sizeof pool) {
+        dx_random_bytes(p, n);
+        return;
+    }
+    if (left < n) {
+        dx_random_bytes(pool, sizeof pool);
+        left = sizeof pool;
+    }
+    memcpy(p, pool + sizeof pool - left, n);
+    memset(pool + sizeof pool - left, 0, n);
+    left -= n;
+}
+
 void dx_uuid4_(char out[37]) {
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    dx_random_bytes(b, sizeof b);
+    id_random(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     char *p = out;
@@ -173,7 +193,7 @@ void dx_ulid_(uint64_t epoch_ms, char out[27]) {
         if (k >= 0) fresh = false;
         else epoch_ms++; /* 2^80 ULIDs in one ms: move on to the next ms */
     }
-    if (fresh) dx_random_bytes(ulid_last_rand, sizeof ulid_last_rand);
+    if (fresh) id_random(ulid_last_rand, sizeof ulid_last_rand);
     epoch_ms &= 0xFFFFFFFFFFFFull;
     ulid_last_ms = epoch_ms;
     for (int i = 0; i < 6; i++) b[i] = (unsigned char)(epoch_ms >> (40 - 8 * i));
@@ -191,7 +211,7 @@ void dx_ulid_(uint64_t epoch_ms, char out[27]) {
     out[26] = 0;
 }
 
-dx_err dx_gen_value_(dx_gen g, dx_arena *a, dx_value *out) {
+dx_err dx_gen_value(dx_gen g, dx_arena *a, dx_value *out) {
     char buf[40];
     switch (g) {
     case DX_GEN_UUID4:
@@ -200,9 +220,18 @@ dx_err dx_gen_value_(dx_gen g, dx_arena *a, dx_value *out) {
     case DX_GEN_ULID:
         dx_ulid_(dx_wall_ms(), buf);
         break;
-    case DX_GEN_NOW_ISO:
-        dx_iso8601_format_(dx_wall_ms(), buf);
+    case DX_GEN_NOW_ISO: {
+        /* Formatted once per millisecond per thread: bulk jobs ask per row. */
+        static _Thread_local uint64_t last_ms = UINT64_MAX;
+        static _Thread_local char last[25];
+        uint64_t ms = dx_wall_ms();
+        if (ms != last_ms) {
+            dx_datetime_format(ms, last);
+            last_ms = ms;
+        }
+        memcpy(buf, last, sizeof last);
         break;
+    }
     case DX_GEN_NOW_EPOCH:
         return dx_value_i64(a, (int64_t)(dx_wall_ms() / 1000), out);
     case DX_GEN_NONE:
@@ -323,39 +352,14 @@ static dx_err copy_canon(dx_arena *a, const dx_value *v, dx_value *out, const ch
                    name, (unsigned)v->type);
 }
 
-/* Validates JSON text with cJSON; true when it is one well-formed JSON value. */
+/* true when the n bytes at s are one well-formed JSON value (the cursor builds nothing). */
 static bool json_ok(const char *s, size_t n) {
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-    if (!j) return false;
-    cJSON_Delete(j);
-    for (const char *p = end; p < s + n; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;
-    return true;
-}
-
-/* Copies well-formed JSON text without the whitespace outside strings. */
-static char *json_compact(dx_arena *a, const char *s, size_t n, size_t *outlen) {
-    char *o = dx_arena_alloc(a, n + 1);
-    if (!o) return NULL;
-    size_t k = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            o[k++] = c;
-            if (c == '\\' && i + 1 < n) o[k++] = s[++i];
-            else if (c == '"') in_str = false;
-        } else if (c == '"') {
-            in_str = true;
-            o[k++] = c;
-        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-            o[k++] = c;
-        }
-    }
-    o[k] = 0;
-    *outlen = k;
-    return o;
+    dx_arena scratch = {0};
+    dx_jcur c;
+    dx_jcur_init(&c, &scratch, s, n, NULL);
+    bool ok = dx_jcur_skip(&c) == DX_OK && dx_jcur_at_end(&c);
+    dx_arena_release(&scratch);
+    return ok;
 }
 
 /* The format rules beyond the storage type; v is already of the storage type. */
@@ -367,7 +371,7 @@ static dx_err check_format(const dx_attr_def *d, const dx_value *v, dx_result *r
                        d->name);
     switch (d->type) {
     case DX_ATTR_DATETIME:
-        if (!dx_iso8601_parse_(v->u.s, v->n, NULL))
+        if (!dx_datetime_parse(v->u.s, v->n, NULL))
             return dx_fail(r, DX_ERR_VALIDATION, d->name,
                            "attribute '%s' (datetime) needs ISO 8601 text such as "
                            "\"2026-11-25T12:00:00Z\" (YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)), got "
@@ -423,11 +427,11 @@ static dx_err check_value(const dx_model *m, size_t idx, const dx_value *v, dx_a
     if (e == DX_ERR_NOMEM) return dx_fail(r, e, d->name, "out of memory");
     if (e) return e;
     if (d->type == DX_ATTR_JSON && strict) {
-        if (!json_ok(out->u.s, out->n)) return check_format(d, out, r);
-        size_t len;
-        char *c = json_compact(a, out->u.s, out->n, &len);
-        if (!c) return dx_fail(r, DX_ERR_NOMEM, d->name, "out of memory");
-        *out = dx_vsn(c, len);
+        dx_str c;
+        dx_err je = dx_json_compact(a, out->u.s, out->n, &c, NULL);
+        if (je == DX_ERR_NOMEM) return dx_fail(r, DX_ERR_NOMEM, d->name, "out of memory");
+        if (je) return check_format(d, out, r);
+        *out = dx_vsn(c.ptr, c.len);
     }
     if (strict && (e = check_format(d, out, r)) != DX_OK) return e;
     return ddb_validate(d, out, r);
@@ -480,7 +484,7 @@ dx_err dx_attr_from_plain_(const dx_model *m, size_t idx, const dx_value *plain,
     case DX_ATTR_TTL:
         if (plain->type == DX_T_S && !numeric_plain(plain)) {
             int64_t t;
-            if (!dx_iso8601_parse_(plain->u.s, plain->n, &t))
+            if (!dx_datetime_parse(plain->u.s, plain->n, &t))
                 return wrong_type(d, plain, "epoch seconds or an ISO 8601 datetime", r);
             if ((e = dx_value_i64(a, t, &sv)) != DX_OK)
                 return dx_fail(r, e, d->name, "out of memory");
@@ -592,7 +596,7 @@ static dx_err apply_defaults(dx_item *it) {
         if (m->defaults[i].type != DX_T_NONE) {
             it->vals[i] = m->defaults[i];
         } else if (m->attrs[i].gen != DX_GEN_NONE) {
-            dx_err e = dx_gen_value_(m->attrs[i].gen, &it->arena, &it->vals[i]);
+            dx_err e = dx_gen_value(m->attrs[i].gen, &it->arena, &it->vals[i]);
             if (e) return e;
         }
     }

@@ -441,7 +441,7 @@ static dx_err hook_set_now(dx_item *item, dx_hook_kind kind, void *ud, dx_result
     uint64_t ms = dx_wall_ms();
     if (d->type == DX_ATTR_DATETIME || d->type == DX_ATTR_STRING) {
         char iso[25];
-        dx_iso8601_format_(ms, iso);
+        dx_datetime_format(ms, iso);
         return dx_item_set_str(item, d->name, iso, r);
     }
     return dx_item_set_i64(item, d->name, (int64_t)(ms / 1000), r);

@@ -57,16 +57,6 @@ dx_err dx_attr_check_(const dx_model *m, size_t idx, const dx_value *v, dx_arena
  */
 dx_err dx_attr_from_plain_(const dx_model *m, size_t idx, const dx_value *plain, dx_arena *a,
                            dx_value *out, dx_result *r);
-/* The value generator g makes now, allocated in a. DX_ERR_NOMEM on failure. */
-dx_err dx_gen_value_(dx_gen g, dx_arena *a, dx_value *out);
-/*
- * Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+hh:mm|-hh:mm)" strictly (calendar
- * checked). On success, when epoch_s is not NULL, stores the instant as
- * whole seconds since the epoch (fraction dropped, toward minus infinity).
- */
-bool dx_iso8601_parse_(const char *s, size_t n, int64_t *epoch_s);
-/* Formats epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out[25]. */
-void dx_iso8601_format_(uint64_t epoch_ms, char out[25]);
 /* A new UUID v4 (36 chars + NUL) / ULID (26 chars + NUL). */
 void dx_uuid4_(char out[37]);
 void dx_ulid_(uint64_t epoch_ms, char out[27]);

@@ -128,7 +128,7 @@ static void test_new_defaults_generators(void **state) {
     print_message("now %s\n", s);
     assert_true(match(s, "dddd-dd-ddTdd:dd:dd.dddZ"));
     int64_t at;
-    assert_true(dx_iso8601_parse_(s, strlen(s), &at));
+    assert_true(dx_datetime_parse(s, strlen(s), &at));
     assert_true(at >= (int64_t)(t0 / 1000) && at <= (int64_t)(t1 / 1000));
 
     int64_t epoch;
@@ -179,8 +179,8 @@ static void test_ulid(void **state) {
     /* Generated through the model: ordered too. */
     dx_arena a = {0};
     dx_value v1, v2;
-    assert_int_equal(dx_gen_value_(DX_GEN_ULID, &a, &v1), DX_OK);
-    assert_int_equal(dx_gen_value_(DX_GEN_ULID, &a, &v2), DX_OK);
+    assert_int_equal(dx_gen_value(DX_GEN_ULID, &a, &v1), DX_OK);
+    assert_int_equal(dx_gen_value(DX_GEN_ULID, &a, &v2), DX_OK);
     assert_true(strcmp(v1.u.s, v2.u.s) < 0);
     assert_int_equal(v1.n, 26);
     dx_arena_release(&a);
@@ -228,13 +228,13 @@ static void test_iso8601(void **state) {
     for (size_t i = 0; i < N_(rows); i++) {
         print_message("[%zu] %s\n", i, rows[i].s);
         int64_t t = 12345;
-        assert_int_equal(dx_iso8601_parse_(rows[i].s, strlen(rows[i].s), &t), rows[i].ok);
+        assert_int_equal(dx_datetime_parse(rows[i].s, strlen(rows[i].s), &t), rows[i].ok);
         if (rows[i].ok) assert_int_equal(t, rows[i].epoch);
     }
     char out[25];
-    dx_iso8601_format_(1795608000123ull, out);
+    dx_datetime_format(1795608000123ull, out);
     assert_string_equal(out, "2026-11-25T12:00:00.123Z");
-    dx_iso8601_format_(0, out);
+    dx_datetime_format(0, out);
     assert_string_equal(out, "1970-01-01T00:00:00.000Z");
 }
 

@@ -130,6 +130,14 @@ dx_err dx_jcur_plain(dx_jcur *c, dx_value *out);
 /* Records a parse error at the cursor's offset: "what" is e.g. "expected ':'". */
 dx_err dx_jcur_fail(dx_jcur *c, const char *fmt, ...) DX_PRINTF(2, 3);
 
+/*
+ * Checks that the n bytes at s are exactly one JSON value (whitespace around
+ * it allowed) and copies it into a without the whitespace outside strings;
+ * the copy is NUL-terminated. DX_ERR_PARSE with the offset when s is not
+ * well-formed JSON. Used for json attributes, which store compact JSON text.
+ */
+dx_err dx_json_compact(dx_arena *a, const char *s, size_t n, dx_str *out, dx_result *r);
+
 /* --- base64 (RFC 4648, with padding) --- */
 
 static inline size_t dx_base64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }

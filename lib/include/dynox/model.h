@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "client.h"
 #include "error.h"
@@ -138,6 +139,26 @@ dx_client *dx_model_client(const dx_model *m);
  */
 void dx_set_default_client(dx_client *c);
 dx_client *dx_default_client(void);
+
+/* --- Datetimes and generators (shared with the job runner's mapper) --- */
+
+/*
+ * Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+hh:mm|-hh:mm)" strictly (calendar
+ * checked), the form datetime attributes take. On success, when epoch_s is
+ * not NULL, stores the instant in whole seconds since the epoch (fraction
+ * dropped, toward minus infinity).
+ */
+bool dx_datetime_parse(const char *s, size_t n, int64_t *epoch_s);
+/* Formats epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (24 chars + NUL). */
+void dx_datetime_format(uint64_t epoch_ms, char out[25]);
+/*
+ * The value generator g makes now, allocated in a: a UUID v4, a ULID
+ * (monotonic per thread), the time as ISO 8601 with milliseconds, or epoch
+ * seconds. Thread-safe and cheap enough to call per row: random bytes come
+ * from a per-thread pool and the time text is formatted once per millisecond.
+ * DX_ERR_NOMEM on failure, DX_ERR_INVALID_ARG for DX_GEN_NONE.
+ */
+dx_err dx_gen_value(dx_gen g, dx_arena *a, dx_value *out);
 
 /* --- Hooks --- */
 
