@@ -32,15 +32,32 @@
  * entries in resp.unprocessed.
  *
  * RATE LIMITER
- * A token bucket of capacity units per direction (read, write). Tokens may go
- * negative: a request is admitted whenever the bucket is not in debt, and
- * its cost is then subtracted, so a request that costs more than the bucket
- * can hold is admitted once the debt is repaid instead of waiting forever.
- * With a hard cap the rate is the cap. When adaptive, the rate is unlimited
- * until the first throttle, is then cut to 70% of the measured consumption,
- * and grows again by 5% per second without throttles (never above the cap).
- * Estimated costs are charged up front and corrected with the consumed
- * capacity the backend reports.
+ * A token bucket of capacity units per direction (read, write), shared by
+ * every engine of the client. A request is admitted when the bucket holds
+ * its whole estimated cost, which is then charged: the costs of the requests
+ * in flight are always covered by tokens already earned, so any number of
+ * workers admitted together cannot overshoot. (A request costing more than
+ * the burst is admitted when the bucket is full, into debt, never starved.)
+ * When the attempt finishes the charge is corrected to the capacity the
+ * server reports. With a hard cap the rate is the cap, with one second of
+ * burst.
+ *
+ * Adaptive: the rate is unlimited until the server pushes back (a throttle,
+ * or a batch with unprocessed entries), or starts at a table's provisioned
+ * capacity when told it (dx_client_rate_hint). Pushback means the table is
+ * at capacity right now, so what it accepted per second over the last two
+ * seconds (consumed capacity, as reported) is its capacity: the limiter
+ * paces at 98% of that (cutting by at most 30% per event), empties its
+ * bucket (the server's is empty) and keeps a burst of only 0.1 s from then
+ * on. Signals within 0.5 s of a cut are the same event. The first time, with
+ * no rate yet, the window holds what the table accepted from the first wave
+ * (its burst, about a second of capacity on a fresh table) measured over at
+ * least a second, and answers of that wave arriving later still raise the
+ * estimate; an estimate inflated by a larger burst is corrected by the next
+ * events.
+ * After a second without pushback the rate grows: 25% per second while
+ * below the last measured capacity, 1% per second beyond it (probing for
+ * more, e.g. when other traffic on the table stops). Never above a cap.
  *
  * Must never: invoke a callback from dx_engine_submit, complete a call twice
  * or not at all, or sleep holding a lock.
@@ -66,17 +83,30 @@ enum { ST_IDLE = 0, ST_READY, ST_TIMER, ST_INFLIGHT, ST_COMPLETE, ST_DONE };
 
 /* ---------------------------------------------------------------- limiter */
 
+#define WIN_SLOTS 20               /* consumption window: 20 slots of 100 ms = 2 s */
+#define SLOT_NS 100000000ull
+#define CUT_HOLD_NS 500000000ull   /* congestion signals within this of a cut are the same event */
+#define GROW_HOLD_NS 1000000000ull /* no growth this soon after a cut: let the window measure */
+#define MARGIN 0.98                /* pace this far below a measured or hinted capacity */
+#define PROBE_PER_S 0.01           /* growth per second near the last measured capacity */
+#define RECOVER_PER_S 0.25         /* growth per second well below it */
+#define MAX_CUT 0.7                /* one congestion event cuts the rate to no less than this */
+
 typedef struct bucket {
     double cap;       /* hard cap, units/s; 0: none */
-    double rate;      /* current rate; INFINITY: unlimited */
-    double tokens;    /* may be negative (debt) */
+    double rate;      /* current pace; INFINITY: unlimited */
+    double burst;     /* most tokens saved up */
+    double tokens;    /* may be negative: the debt of a request larger than the burst */
     uint64_t last_ns; /* last refill */
+    _Atomic bool limited; /* rate is finite: read without the lock by start_call */
     /* adaptive state */
-    uint64_t last_throttle_ns;
-    uint64_t last_grow_ns;
-    double win_units;    /* units consumed in the current measuring window */
-    uint64_t win_start_ns;
-    double measured;     /* units/s over the last full window */
+    bool congested;   /* the server has pushed back at least once: keep the burst short */
+    double ceiling;   /* capacity measured (or hinted) at the last congestion; 0: none */
+    bool first_cut;   /* cut from unlimited: answers of the first wave still measure */
+    uint64_t last_cut_ns, last_grow_ns;
+    double win[WIN_SLOTS]; /* units consumed per 100 ms slot */
+    uint64_t win_slot;     /* absolute slot number of the newest slot */
+    uint64_t win_first_ns; /* first sample, for how much of the window is covered */
 } bucket;
 
 typedef struct limiter {
@@ -85,81 +115,166 @@ typedef struct limiter {
     bucket b[2]; /* 0: read, 1: write */
 } limiter;
 
+static bool bucket_limited(const bucket *b) { return isfinite(b->rate); }
+
+/* Paces at r (never above the cap); the burst is one second of r while the
+ * server has not pushed back, a tenth of a second after it has. */
+static void bucket_set_rate(bucket *b, double r, uint64_t now) {
+    if (b->cap > 0 && r > b->cap) r = b->cap;
+    if (isfinite(r) && r < 0.1) r = 0.1;
+    if (isfinite(b->rate) && b->last_ns) {
+        double dt = (double)(now - b->last_ns) / 1e9;
+        b->tokens += dt * b->rate;
+    }
+    b->last_ns = now;
+    b->rate = r;
+    b->burst = isfinite(r) ? r * (b->congested ? 0.1 : 1.0) : 0;
+    if (isfinite(r) && b->burst < 1) b->burst = 1;
+    if (b->tokens > b->burst) b->tokens = b->burst;
+    atomic_store(&b->limited, isfinite(r));
+}
+
 static void bucket_init(bucket *b, double cap) {
     memset(b, 0, sizeof *b);
     b->cap = cap;
-    b->rate = cap > 0 ? cap : INFINITY;
-    b->tokens = cap > 0 ? cap : 0; /* one second of burst to start */
+    b->rate = INFINITY;
+    bucket_set_rate(b, cap > 0 ? cap : INFINITY, 0);
+    b->tokens = b->burst; /* a fresh table has its burst */
 }
-
-static bool bucket_limited(const bucket *b) { return isfinite(b->rate); }
 
 static void bucket_refill(bucket *b, uint64_t now) {
     if (!bucket_limited(b)) return;
-    if (b->last_ns == 0) b->last_ns = now;
+    if (b->last_ns == 0 || now < b->last_ns) b->last_ns = now;
     double dt = (double)(now - b->last_ns) / 1e9;
     b->last_ns = now;
-    double burst = b->rate; /* one second of capacity */
-    if (burst < 1) burst = 1;
     b->tokens += dt * b->rate;
-    if (b->tokens > burst) b->tokens = burst;
+    if (b->tokens > b->burst) b->tokens = b->burst;
 }
 
-/* 0 when admitted (cost charged); otherwise nanoseconds to wait. */
+/*
+ * 0 when admitted (cost charged); otherwise nanoseconds to wait. A request
+ * waits until the bucket holds its whole cost, so that the costs of the
+ * requests in flight are always covered by tokens already earned: many
+ * workers admitted at once cannot send more than the bucket holds. A
+ * request that costs more than the burst is admitted once the bucket is
+ * full, into debt, rather than never.
+ */
 static uint64_t bucket_acquire(bucket *b, double cost, uint64_t now) {
     if (!bucket_limited(b)) return 0;
     bucket_refill(b, now);
-    if (b->tokens >= 0) {
+    double need = cost < b->burst ? cost : b->burst;
+    if (b->tokens >= need - 1e-9) {
         b->tokens -= cost;
         return 0;
     }
-    double wait_s = -b->tokens / b->rate;
-    uint64_t ns = (uint64_t)(wait_s * 1e9) + 1000000; /* at least 1 ms */
-    return ns;
+    double wait_s = (need - b->tokens) / b->rate;
+    return (uint64_t)(wait_s * 1e9) + 1000000; /* at least 1 ms */
 }
 
-static void bucket_consumed(bucket *b, double units, double estimate, uint64_t now) {
-    if (bucket_limited(b)) b->tokens -= units - estimate;
-    if (b->win_start_ns == 0) b->win_start_ns = now;
-    b->win_units += units;
-    uint64_t span = now - b->win_start_ns;
-    if (span >= 1000000000u) {
-        b->measured = b->win_units / ((double)span / 1e9);
-        b->win_units = 0;
-        b->win_start_ns = now;
+/* Units consumed per second over the covered part of the window (at least 1 s). */
+static double bucket_measured(const bucket *b, uint64_t now) {
+    double sum = 0;
+    for (int i = 0; i < WIN_SLOTS; i++) sum += b->win[i];
+    if (!b->win_first_ns) return 0;
+    double span = (double)(now - b->win_first_ns) / 1e9;
+    double full = (double)WIN_SLOTS * (double)SLOT_NS / 1e9;
+    if (span > full) span = full;
+    if (span < 1) span = 1;
+    return sum / span;
+}
+
+static void window_add(bucket *b, double units, uint64_t now) {
+    uint64_t slot = now / SLOT_NS;
+    if (!b->win_first_ns) {
+        b->win_first_ns = now;
+        b->win_slot = slot;
+    }
+    if (slot > b->win_slot) {
+        uint64_t gap = slot - b->win_slot;
+        for (uint64_t i = 1; i <= gap && i <= WIN_SLOTS; i++) b->win[(b->win_slot + i) % WIN_SLOTS] = 0;
+        b->win_slot = slot;
+    }
+    if (slot + WIN_SLOTS > b->win_slot) b->win[slot % WIN_SLOTS] += units;
+}
+
+/*
+ * An attempt finished: `units` consumed as the server reported, `estimate`
+ * charged when it was admitted (0 when the bucket was unlimited then).
+ * Without congestion the charge is corrected to what was consumed (when the
+ * server reported anything). With congestion the server's bucket is empty
+ * right now, so ours is too: nothing is refunded.
+ */
+static void bucket_consumed(bucket *b, double units, double estimate, bool congestion,
+                            uint64_t now) {
+    window_add(b, units, now);
+    if (b->first_cut && estimate <= 0 && bucket_limited(b)) {
+        /* An answer of the first wave (sent unlimited, so not charged) that
+         * arrives after its first throttle still belongs to the measurement. */
+        double m = bucket_measured(b, now);
+        if (m > b->ceiling) {
+            b->ceiling = m;
+            bucket_set_rate(b, m * MARGIN, now);
+        }
+    }
+    if (!bucket_limited(b) || estimate <= 0) return;
+    bucket_refill(b, now);
+    if (congestion) {
+        if (b->tokens > 0) b->tokens = 0;
+    } else if (units > 0) {
+        b->tokens += estimate - units;
+        if (b->tokens > b->burst) b->tokens = b->burst;
     }
 }
 
-static void bucket_throttled(bucket *b, uint64_t now) {
-    /* One cut per 200 ms: the throttles of requests already in flight say
-     * the same thing and must not collapse the rate. */
-    if (b->last_throttle_ns && now - b->last_throttle_ns < 200000000u) return;
-    b->last_throttle_ns = now;
-    double base = b->measured > 0 ? b->measured : (bucket_limited(b) ? b->rate : 0);
-    if (base <= 0) {
-        /* Nothing measured yet: consumption in the window so far is the best guess. */
-        double span = (double)(now - b->win_start_ns) / 1e9;
-        base = span > 0.05 ? b->win_units / span : 1;
+/*
+ * Adaptive: the server throttled or left batch entries unprocessed, so the
+ * table is at capacity and what it accepted over the recent window is its
+ * capacity. Pace just below that; one event per CUT_HOLD_NS (the other
+ * requests in flight say the same thing). The first time, with no rate yet,
+ * the window holds the table's burst as well, so half of it is the guess.
+ */
+static void bucket_congestion(bucket *b, uint64_t now) {
+    if (b->last_cut_ns && now < b->last_cut_ns + CUT_HOLD_NS) return;
+    double measured = bucket_measured(b, now);
+    double r;
+    b->congested = true;
+    if (!bucket_limited(b)) {
+        r = measured > 0 ? measured * MARGIN : 1;
+        b->ceiling = measured;
+        b->first_cut = true;
+    } else {
+        double c = measured < b->rate ? measured : b->rate;
+        if (c < b->rate * MAX_CUT) c = b->rate * MAX_CUT;
+        b->ceiling = c;
+        r = c * MARGIN;
     }
-    double r = base * 0.7;
-    if (bucket_limited(b) && r > b->rate * 0.7) r = b->rate * 0.7;
-    if (r < 1) r = 1;
-    if (b->cap > 0 && r > b->cap) r = b->cap;
-    b->rate = r;
+    bucket_set_rate(b, r, now);
     if (b->tokens > 0) b->tokens = 0;
-    b->last_ns = now;
+    b->last_cut_ns = now;
     b->last_grow_ns = now;
 }
 
+/* Adaptive: without congestion the rate creeps up: quickly back towards the
+ * last measured capacity, slowly beyond it (probing for more). */
 static void bucket_grow(bucket *b, uint64_t now) {
-    if (!bucket_limited(b) || b->last_throttle_ns == 0) return;
-    if (now - b->last_throttle_ns < 1000000000u) return;
+    if (!bucket_limited(b) || !b->last_cut_ns) return;
+    if (now < b->last_cut_ns + GROW_HOLD_NS || now <= b->last_grow_ns) return;
+    if (b->cap > 0 && b->rate >= b->cap) return;
     double dt = (double)(now - b->last_grow_ns) / 1e9;
-    if (dt < 0.1) return;
+    if (dt < 0.05) return;
+    double per_s = b->rate < b->ceiling * MARGIN ? RECOVER_PER_S : PROBE_PER_S;
+    bucket_set_rate(b, b->rate * (1 + per_s * dt), now);
     b->last_grow_ns = now;
-    double r = b->rate * pow(1.05, dt);
-    if (b->cap > 0 && r > b->cap) r = b->cap;
-    b->rate = r;
+}
+
+/* A known capacity (dx_client_rate_hint): pace just below it from the start. */
+static void bucket_hint(bucket *b, double units, uint64_t now) {
+    if (b->cap > 0 && units > b->cap) units = b->cap;
+    b->ceiling = units;
+    bucket_set_rate(b, units * MARGIN, now);
+    b->tokens = b->burst; /* a table that has been idle has its burst */
+    b->last_cut_ns = now; /* probe upward only after a while */
+    b->last_grow_ns = now;
 }
 
 /* ---------------------------------------------------------------- client */
@@ -296,6 +411,15 @@ void dx_client_stats_get(dx_client *c, dx_client_stats *out) {
     out->rcu = (double)atomic_load(&c->rcu_milli) / 1000.0;
     out->wcu = (double)atomic_load(&c->wcu_milli) / 1000.0;
     out->limiter_wait_ms = atomic_load(&c->wait_ms);
+}
+
+void dx_client_rate_hint(dx_client *c, double rcu, double wcu) {
+    if (!c || !c->lim.adaptive) return;
+    uint64_t now = dx_now_ns();
+    pthread_mutex_lock(&c->lim.mu);
+    if (rcu > 0) bucket_hint(&c->lim.b[0], rcu, now);
+    if (wcu > 0) bucket_hint(&c->lim.b[1], wcu, now);
+    pthread_mutex_unlock(&c->lim.mu);
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -540,14 +664,18 @@ static bool attempt_prepare(dx_call *call, dx_attempt *a) {
 static bool start_call(dx_engine *e, dx_call *call) {
     dx_client *c = e->c;
     double cost = 0;
-    if (c->limiting) {
+    bucket *b = &c->lim.b[dir_of(call->req.op)];
+    /* While a direction is unlimited (adaptive, no congestion yet) nothing is
+     * charged, so the cost is not even estimated. */
+    if (c->limiting && atomic_load_explicit(&b->limited, memory_order_relaxed)) {
         cost = estimate_cost(call);
         if (cost > 0) {
-            uint64_t now = dx_now_ns(), wait;
-            bucket *b = &c->lim.b[dir_of(call->req.op)];
+            uint64_t now, wait;
             pthread_mutex_lock(&c->lim.mu);
-            bucket_grow(b, now);
+            now = dx_now_ns(); /* under the lock: time never runs backwards for a bucket */
+            if (c->lim.adaptive) bucket_grow(b, now);
             wait = bucket_acquire(b, cost, now);
+            if (!bucket_limited(b)) cost = 0; /* not charged */
             pthread_mutex_unlock(&c->lim.mu);
             if (wait) {
                 atomic_fetch_add(&c->wait_ms, wait / 1000000u);
@@ -594,12 +722,13 @@ static void feed_limiter(dx_engine *e, dx_call *call, double consumed, bool thro
         atomic_fetch_add(&c->rcu_milli, milli);
     }
     if (!c->limiting) return;
-    uint64_t now = dx_now_ns();
     bucket *b = &c->lim.b[dir_of(call->req.op)];
     pthread_mutex_lock(&c->lim.mu);
-    bucket_consumed(b, consumed, call->priv_.cost, now);
-    if (throttled && c->lim.adaptive) bucket_throttled(b, now);
+    uint64_t now = dx_now_ns();
+    bucket_consumed(b, consumed, call->priv_.cost, throttled, now);
+    if (throttled && c->lim.adaptive) bucket_congestion(b, now);
     pthread_mutex_unlock(&c->lim.mu);
+    call->priv_.cost = 0;
 }
 
 /* Appends the items an attempt found to the call's results (BatchGetItem). */

@@ -33,7 +33,32 @@ typedef struct fake {
     _Atomic int performed[MAX_ENTRIES]; /* per item tag: times written */
     _Atomic int attempts;
     int inflight, max_inflight_seen;
+    /* A table with a write capacity: a bucket of cap_rate units/s holding at
+     * most one second; each item costs 1. Batches get what the bucket pays
+     * for, the rest unprocessed; nothing at all is a throttle. */
+    double cap_rate, cap_tokens;
+    uint64_t cap_ns;
+    int cap_throttled, cap_partial;
+    long cap_written;
 } fake;
+
+/* Capacity mode: how many of n items the bucket pays for now. */
+static size_t cap_take(fake *f, size_t n) {
+    uint64_t now = dx_now_ns();
+    if (!f->cap_ns) {
+        f->cap_ns = now;
+        f->cap_tokens = f->cap_rate;
+    }
+    f->cap_tokens += (double)(now - f->cap_ns) / 1e9 * f->cap_rate;
+    f->cap_ns = now;
+    if (f->cap_tokens > f->cap_rate) f->cap_tokens = f->cap_rate;
+    size_t k = 0;
+    while (k < n && f->cap_tokens >= 1) {
+        f->cap_tokens -= 1;
+        k++;
+    }
+    return k;
+}
 
 typedef struct fake_engine {
     fake *f;
@@ -72,6 +97,25 @@ static void perform(fake *f, dx_attempt *a) {
     uint32_t attempt_no = a->call->attempts; /* 1-based, counted by the engine */
     if ((int)attempt_no <= f->throttle_first) {
         dx_fail(&a->res, DX_ERR_THROUGHPUT, NULL, "scripted throttle");
+        return;
+    }
+    if (f->cap_rate > 0 && a->req.op == DX_OP_BATCH_WRITE) {
+        size_t nw = a->req.nwrites, k = cap_take(f, nw);
+        if (k == 0) {
+            f->cap_throttled++;
+            a->resp.consumed = 0;
+            dx_fail(&a->res, DX_ERR_THROUGHPUT, NULL, "capacity exceeded");
+            return;
+        }
+        if (k < nw) {
+            f->cap_partial++;
+            size_t *un = dx_arena_alloc(a->arena, (nw - k) * sizeof *un);
+            for (size_t i = k; i < nw; i++) un[i - k] = i;
+            a->resp.unprocessed = un;
+            a->resp.nunprocessed = nw - k;
+        }
+        f->cap_written += (long)k;
+        a->resp.consumed = (double)k;
         return;
     }
     if (a->req.op == DX_OP_BATCH_WRITE) {
@@ -519,6 +563,115 @@ static void test_big_request_never_starves(void **state) {
     free(f);
 }
 
+/* Puts `batches` BatchWriteItems of 25 items through an adaptive client on a
+ * capacity-limited fake table; returns the seconds taken. */
+static double run_capacity(fake *f, double hint, int batches, dx_client_stats *st) {
+    dx_client_opts o = {.retry = {.max_attempts = 20, .base_ms = 5, .max_ms = 100},
+                        .rate = {.adaptive = true}, .seed = 9};
+    dx_client *c = NULL;
+    assert_int_equal(dx_client_wrap_(&fake_vt, f, &o, &c), DX_OK);
+    if (hint > 0) dx_client_rate_hint(c, 0, hint);
+    dx_engine_opts eo = {.max_inflight = 8};
+    dx_engine *e = dx_engine_new(c, &eo);
+    static tagged items[25];
+    static dx_write w[25];
+    for (int i = 0; i < 25; i++) {
+        tagged_init(&items[i], i);
+        w[i] = (dx_write){.item = &items[i].v};
+    }
+    dx_call *calls = calloc((size_t)batches, sizeof *calls);
+    dx_arena *arenas = calloc((size_t)batches, sizeof *arenas);
+    uint64_t t0 = dx_now_ns();
+    for (int i = 0; i < batches; i++) {
+        calls[i] = (dx_call){.req = {.op = DX_OP_BATCH_WRITE, .table = "t", .writes = w, .nwrites = 25},
+                             .arena = &arenas[i]};
+        assert_int_equal(dx_engine_submit(e, &calls[i]), DX_OK);
+    }
+    dx_engine_drain(e);
+    double secs = (double)(dx_now_ns() - t0) / 1e9;
+    for (int i = 0; i < batches; i++) {
+        if (calls[i].res.err != DX_OK) print_error("batch %d: %s\n", i, calls[i].res.message);
+        assert_int_equal(calls[i].res.err, DX_OK);
+        assert_int_equal(calls[i].resp.nunprocessed, 0);
+        dx_arena_release(&arenas[i]);
+    }
+    dx_client_stats_get(c, st);
+    dx_engine_free(e);
+    dx_client_free(c);
+    free(calls);
+    free(arenas);
+    return secs;
+}
+
+/*
+ * The adaptive limiter on a table of 10,000 units/s with a 1 s burst, told
+ * nothing: after the burst it finds the capacity from what the table
+ * accepted when it pushed back, and then keeps it busy without hammering it.
+ * 22,000 items: the burst, then 1.2 s at full capacity.
+ */
+static void test_adaptive_finds_capacity(void **state) {
+    (void)state;
+    fake *f = fake_new();
+    f->cap_rate = 10000;
+    dx_client_stats st;
+    double secs = run_capacity(f, 0, 880, &st);
+    assert_int_equal(f->cap_written, 22000);
+    int attempts = atomic_load(&f->attempts);
+    print_message("adaptive: %.2f s, %d attempts, %d throttled, %d partial\n", secs, attempts,
+                  f->cap_throttled, f->cap_partial);
+    assert_true(secs >= 1.1);           /* cannot beat the table */
+    assert_true(secs <= 2.4);           /* and does not crawl: >= 50% of it after the burst */
+    assert_true(attempts <= 880 * 3 / 2); /* few partial batches */
+    assert_true(f->cap_throttled <= 880 / 50);
+    assert_true(st.limiter_wait_ms > 0); /* it paced itself */
+    free(f);
+}
+
+/* Told the table's capacity, it paces below it from the start: no throttle at all. */
+static void test_rate_hint_paces(void **state) {
+    (void)state;
+    fake *f = fake_new();
+    f->cap_rate = 10000;
+    dx_client_stats st;
+    double secs = run_capacity(f, 10000, 880, &st);
+    assert_int_equal(f->cap_written, 22000);
+    print_message("hinted: %.2f s, %d attempts, %d throttled, %d partial\n", secs,
+                  atomic_load(&f->attempts), f->cap_throttled, f->cap_partial);
+    assert_int_equal(f->cap_throttled, 0);
+    assert_true(f->cap_partial <= 5);
+    assert_true(secs >= 1.1 && secs <= 2.4);
+    assert_true(st.limiter_wait_ms > 0);
+    free(f);
+}
+
+/* A hint changes nothing unless the client is adaptive, and never lifts a cap. */
+static void test_rate_hint_respects_cap(void **state) {
+    (void)state;
+    fake *f = fake_new();
+    f->consumed_per_attempt = 1;
+    dx_client_opts o = {.rate = {.max_wcu = 100, .adaptive = true}, .seed = 7};
+    dx_client *c = NULL;
+    assert_int_equal(dx_client_wrap_(&fake_vt, f, &o, &c), DX_OK);
+    dx_client_rate_hint(c, 0, 1e6); /* far above the cap */
+    dx_engine *e = dx_engine_new(c, NULL);
+    enum { N = 150 };
+    static tagged items[N];
+    static dx_call calls[N];
+    uint64_t t0 = dx_now_ns();
+    for (int i = 0; i < N; i++) {
+        tagged_init(&items[i], i % MAX_ENTRIES);
+        calls[i] = (dx_call){.req = {.op = DX_OP_PUT, .table = "t", .item = &items[i].v}};
+        dx_engine_submit(e, &calls[i]);
+    }
+    dx_engine_drain(e);
+    double secs = (double)(dx_now_ns() - t0) / 1e9;
+    assert_true(secs >= 0.4); /* ~98 of burst, then ~52 at ~98/s */
+    dx_engine_free(e);
+    dx_client_free(c);
+    dx_client_rate_hint(NULL, 1, 1); /* NULL is a no-op */
+    free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_success_first_try),
@@ -535,6 +688,9 @@ int main(void) {
         cmocka_unit_test(test_sync_from_threads),
         cmocka_unit_test(test_rate_cap_waits),
         cmocka_unit_test(test_big_request_never_starves),
+        cmocka_unit_test(test_adaptive_finds_capacity),
+        cmocka_unit_test(test_rate_hint_paces),
+        cmocka_unit_test(test_rate_hint_respects_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

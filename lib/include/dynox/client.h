@@ -213,6 +213,16 @@ void dx_client_free(dx_client *c);
 const char *dx_client_backend(const dx_client *c);
 /* A snapshot of the counters. Thread-safe. */
 void dx_client_stats_get(dx_client *c, dx_client_stats *out);
+/*
+ * Tells the adaptive limiter a table's provisioned capacity in units per
+ * second (from DescribeTable); 0 leaves that direction as it is. The limiter
+ * then paces just below it (98%) from the start, with one second of burst,
+ * instead of discovering the capacity through throttles, and keeps adapting
+ * from there (down on throttles, slowly up while none come). No effect unless
+ * rate.adaptive, and never above a hard cap (max_wcu / max_rcu). NULL is a
+ * no-op. Thread-safe.
+ */
+void dx_client_rate_hint(dx_client *c, double rcu, double wcu);
 
 /*
  * Runs one call to completion on the calling thread and returns

@@ -1,0 +1,119 @@
+/*
+ * runner.h - runs a job: reader thread, bounded queue, worker threads each
+ * driving its own engine, accounting, verification, checkpoints, report.
+ *
+ * Every input row ends in exactly one place: written, rejected (bad input,
+ * or a condition the row did not meet: in the rejects file with the reason)
+ * or failed (gave up after retries: in the failures file). Both files are
+ * valid inputs for a re-run. The report proves rows_in = written + rejected
+ * + failed; when it does not hold, that is a bug and the run says so.
+ *
+ * The CLI calls dxj_run and owns everything user-facing: confirmation,
+ * progress drawing, exit codes. The runner writes nothing to stdout or
+ * stderr; warnings go through the log callback.
+ */
+#ifndef DYNOX_JOBS_RUNNER_H
+#define DYNOX_JOBS_RUNNER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dynox/dynox.h"
+#include "spec.h"
+
+#define DXJ_HOT_KEYS 10
+#define DXJ_MISMATCHES 20
+
+typedef struct dxj_progress {
+    uint64_t rows_in, written, rejected, failed;
+    uint64_t throttles, retries;
+    uint64_t in_bytes, in_total; /* raw input consumed / size (0: unknown) */
+    double elapsed_s;
+} dxj_progress;
+
+typedef struct dxj_latency {
+    double p50_ms, p95_ms, p99_ms, max_ms;
+    uint64_t count;
+} dxj_latency;
+
+typedef struct dxj_hot_key {
+    char key[128];    /* the key as compact JSON, truncated */
+    char reason[64];  /* e.g. "TableWriteKeyRangeThroughputExceeded" */
+    uint64_t throttles;
+} dxj_hot_key;
+
+typedef struct dxj_mismatch {
+    char key[128];
+    char what[160]; /* "attribute score: wrote 3, read 4", "item missing", "item still exists" */
+} dxj_mismatch;
+
+typedef enum dxj_status {
+    DXJ_STATUS_COMPLETED = 0, /* the input was read to the end (or --limit) */
+    DXJ_STATUS_INTERRUPTED,   /* stopped by a signal: in-flight work finished, report written */
+    DXJ_STATUS_FATAL          /* could not go on (input unreadable, table missing, auth) */
+} dxj_status;
+
+typedef struct dxj_report {
+    dxj_status status;
+    char error[512];          /* for FATAL: what went wrong */
+    const char *op;           /* operation name */
+    const char *backend;      /* "memory" or "dynamodb" */
+    bool dry_run;
+    /* Accounting for this run. */
+    uint64_t rows_in, written, rejected, failed;
+    uint64_t superseded; /* puts replaced by a later row with the same key in one batch (counted in written) */
+    uint64_t missing;    /* get_* rows whose item did not exist (in rejected unless missing=create) */
+    uint64_t conditional_failed; /* rows whose condition was not met (in rejected) */
+    bool accounting_ok;
+    /* Totals including the runs before a --resume (equal to the above otherwise). */
+    uint64_t total_rows_in, total_written, total_rejected, total_failed;
+    uint64_t resumed_from; /* rows already finished when this run started */
+    /* Requests. */
+    uint64_t requests, retries, throttles, errors;
+    double rcu, wcu;
+    dxj_latency latency;
+    dxj_hot_key hot_keys[DXJ_HOT_KEYS];
+    size_t nhot_keys;
+    /* Verification. */
+    uint64_t verified, mismatched;
+    dxj_mismatch mismatches[DXJ_MISMATCHES];
+    size_t nmismatches;
+    /* Safety. */
+    const char *pitr; /* "enabled", "disabled", "unknown", or NULL (memory) */
+    /* Time. */
+    double duration_s, rows_per_s;
+    char started_at[32], finished_at[32]; /* ISO 8601 UTC */
+} dxj_report;
+
+typedef enum dxj_log_level { DXJ_LOG_ERROR = 0, DXJ_LOG_WARN, DXJ_LOG_INFO, DXJ_LOG_DEBUG } dxj_log_level;
+
+typedef struct dxj_run_opts {
+    atomic_int *stop;  /* set non-zero (from a signal handler) to stop reading and finish */
+    /* Called about every progress_ms from the runner's main thread (the caller's), and once
+     * more at the end. Counts are rows final so far, including rows not yet committed. */
+    void (*progress)(const dxj_progress *p, void *ud);
+    uint32_t progress_ms; /* default 500 */
+    /* Warnings and information (never secrets); NULL discards them. Called from any of the
+     * runner's threads (workers report verification mismatches, failed after-hooks), one
+     * call at a time. */
+    void (*log)(dxj_log_level level, const char *msg, void *ud);
+    void *ud;
+    /* Memory backend to use instead of creating one (tests, bench); not freed. */
+    dx_client *client;
+} dxj_run_opts;
+
+/*
+ * Runs a checked spec (dxj_spec_check) to the end, or until *stop. Fills
+ * *rep in every case where the job started; returns DX_OK when the run
+ * completed or was interrupted (look at rep->status and the counts), and an
+ * error when the job could not start (input not found, table missing, bad
+ * checkpoint) or hit a fatal error (then rep->status is DXJ_STATUS_FATAL and
+ * the counts say what was done).
+ */
+dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_result *r);
+
+/* Appends the report as JSON (stable key order, documented in README.md). */
+dx_err dxj_report_json(const dxj_report *rep, dx_buf *out);
+
+#endif
