@@ -4,6 +4,7 @@
 #   make test       installs what is missing (make deps), builds, runs every test
 #   make asan       the same tests under AddressSanitizer + UBSan (build/asan/)
 #   make bench      benchmarks; they print ratios against baselines measured in the same run
+#   make bench-peers  dynox against boto3 and the AWS SDK for JavaScript (writes bench/RESULTS.md)
 #   make demo       installs, builds and runs the demo on the memory backend
 #   make deps       installs the Debian and npm packages the build and tests need
 #   make clean
@@ -53,7 +54,7 @@ LIBDYNOX := $(BUILD)/libdynox.a
 LIBJOBS  := $(BUILD)/libdynoxjobs.a
 DYNOX    := $(BUILD)/dynox
 
-.PHONY: all test check asan bench demo deps clean tests samples benches
+.PHONY: all test check asan bench bench-peers demo deps clean tests samples benches
 .DEFAULT_GOAL := all
 
 all: $(LIBDYNOX) $(if $(CMD_SRC),$(DYNOX))
@@ -80,9 +81,13 @@ $(LIBJOBS): $(JOBS_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# Hook plugins (jobs/plugin.h) are shared libraries that call back into
+# libdynox: the binary exports every library symbol (-rdynamic, whole archive).
+EXPORT_LIBDYNOX = -rdynamic -Wl,--whole-archive $(LIBDYNOX) -Wl,--no-whole-archive
+
 $(DYNOX): $(CMD_OBJ) $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -o $@ $(CMD_OBJ) $(LIBJOBS) $(LIBDYNOX) $(LDLIBS_ALL)
+	$(Q)$(CC) -o $@ $(CMD_OBJ) $(LIBJOBS) $(EXPORT_LIBDYNOX) $(LDLIBS_ALL)
 
 # Library tests link only the library; the others get the job runner too.
 LIB_TEST_BIN := $(filter $(BUILD)/tests/lib/%,$(TEST_BIN))
@@ -92,7 +97,7 @@ $(LIB_TEST_BIN): $(BUILD)/%: $(BUILD)/%.o $(TSUP_OBJ) $(LIBDYNOX)
 
 $(filter-out $(LIB_TEST_BIN),$(TEST_BIN)): $(BUILD)/%: $(BUILD)/%.o $(TSUP_OBJ) $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -o $@ $< $(TSUP_OBJ) $(LIBJOBS) $(LIBDYNOX) $(CMOCKA_LIBS) $(LDLIBS_ALL)
+	$(Q)$(CC) -o $@ $< $(TSUP_OBJ) $(LIBJOBS) $(EXPORT_LIBDYNOX) $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
 $(SAMP_BIN): $(BUILD)/%: $(BUILD)/%.o $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
@@ -120,6 +125,12 @@ asan: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory benches
 	$(Q)BUILD=$(BUILD) scripts/run-bench.sh
+
+# The comparison with boto3 and the JS SDK on local endpoints (dynalite, bench/sink.c);
+# bench/peers/run.sh installs the peers it needs. Minutes, not part of `make test`.
+bench-peers: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/bench/sink $(BUILD)/bench/dynox_peer
+	$(Q)BUILD=$(BUILD) bench/peers/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all samples
