@@ -21,6 +21,7 @@
 struct dxj_plugin {
     void *handle;
     dx_model *hooks;
+    dxj_plugin_fini_fn fini; /* NULL when the plugin exports none */
 };
 
 static dx_err clone_model(const dx_model *m, dx_model **out, dx_result *r) {
@@ -72,6 +73,13 @@ dx_err dxj_plugin_load(const char *path, const char *arg, const dx_model *model,
         return e;
     }
     int rc = sym.fn(p->hooks, arg);
+    /* Only after a successful init is there anything for fini to release. */
+    union {
+        void *obj;
+        dxj_plugin_fini_fn fn;
+    } fini;
+    fini.obj = rc == 0 ? dlsym(p->handle, DXJ_PLUGIN_FINI) : NULL;
+    p->fini = fini.fn;
     if (rc != 0) {
         dxj_plugin_free(p);
         return dx_fail(r, DX_ERR_HOOK, "hooks.plugin", "plugin %s: %s returned %d", path,
@@ -85,6 +93,7 @@ const dx_model *dxj_plugin_model(const dxj_plugin *p) { return p ? p->hooks : NU
 
 void dxj_plugin_free(dxj_plugin *p) {
     if (!p) return;
+    if (p->fini) p->fini();
     dx_model_free(p->hooks);
     if (p->handle) dlclose(p->handle);
     free(p);

@@ -17,6 +17,13 @@
  *
  *     cc -shared -fPIC -I<dynox>/lib/include -o libmyhooks.so myhooks.c
  *
+ * Optionally it also exports
+ *
+ *     void dynox_plugin_fini(void);
+ *
+ * which the runner calls once after the last hook has run, before unloading
+ * the library: release there what init acquired (a client, files).
+ *
  * Return 0 on success; any other value stops the job before it reads
  * anything ("plugin ./libmyhooks.so: dynox_plugin_init returned 3"). `arg` is
  * the spec's plugin_arg (NULL when absent). The plugin resolves dx_* symbols
@@ -44,6 +51,9 @@ typedef struct dxj_plugin dxj_plugin;
 /* The entry point a plugin exports. */
 typedef int (*dxj_plugin_init_fn)(dx_model *m, const char *arg);
 #define DXJ_PLUGIN_INIT "dynox_plugin_init"
+/* The optional clean-up a plugin exports, called before the library is unloaded. */
+typedef void (*dxj_plugin_fini_fn)(void);
+#define DXJ_PLUGIN_FINI "dynox_plugin_fini"
 
 /*
  * Loads the library at path (dlopen, RTLD_NOW), makes a hook model shaped
@@ -55,7 +65,8 @@ dx_err dxj_plugin_load(const char *path, const char *arg, const dx_model *model,
                        dx_result *r);
 /* The model holding the plugin's hooks (run it with dx_model_run_hooks). */
 const dx_model *dxj_plugin_model(const dxj_plugin *p);
-/* Frees the hook model and unloads the library. NULL is a no-op. */
+/* Calls the plugin's dynox_plugin_fini when it has one, frees the hook model
+ * and unloads the library. NULL is a no-op. */
 void dxj_plugin_free(dxj_plugin *p);
 
 /*

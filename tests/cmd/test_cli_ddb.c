@@ -297,7 +297,8 @@ static const char plugin_src[] =
     "    if (dx_ddb_opts_from_env(&o, &st, &env, NULL, &r) != DX_OK) return 4;\n"
     "    if (dx_ddb_client_new(&o, NULL, &c, &r) != DX_OK) return 5;\n"
     "    return dx_model_add_hook(m, DX_HOOK_AFTER_SAVE, corrupt, NULL);\n"
-    "}\n";
+    "}\n"
+    "void dynox_plugin_fini(void) { dx_client_free(c); }\n";
 
 static void test_verify_corruption_ddb(void **state) {
     (void)state;

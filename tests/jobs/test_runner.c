@@ -1320,6 +1320,13 @@ static const char plugin_src[] =
     "    if (!arg) return 3;\n"
     "    strncpy(arg_copy, arg, sizeof arg_copy - 1);\n"
     "    return dx_model_add_hook(m, DX_HOOK_BEFORE_SAVE, stamp, arg_copy);\n"
+    "}\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "void dynox_plugin_fini(void) {\n"
+    "    const char *p = getenv(\"DYNOX_TEST_PLUGIN_FINI\");\n"
+    "    FILE *f = p ? fopen(p, \"a\") : NULL;\n"
+    "    if (f) { fputs(\"fini\\n\", f); fclose(f); }\n"
     "}\n";
 
 static void test_plugin(void **state) {
@@ -1337,6 +1344,8 @@ static void test_plugin(void **state) {
         print_message("  skipped: no C compiler to build the test plugin\n");
         skip();
     }
+    char *marker = path(f, "fini.txt");
+    setenv("DYNOX_TEST_PLUGIN_FINI", marker, 1);
     for (int round = 0; round < 2; round++) { /* twice: the hooks must not pile up */
         dx_client *c = mem_client(false, 0);
         seed_abc(c);
@@ -1354,6 +1363,16 @@ static void test_plugin(void **state) {
         dx_client_free(c);
         dxj_spec_free(&s);
     }
+    /* dynox_plugin_fini ran once per run, before the library was unloaded. */
+    FILE *mf = fopen(marker, "r");
+    assert_non_null(mf);
+    char line[16];
+    int calls = 0;
+    while (fgets(line, sizeof line, mf)) calls += strcmp(line, "fini\n") == 0;
+    fclose(mf);
+    assert_int_equal(calls, 2);
+    unsetenv("DYNOX_TEST_PLUGIN_FINI");
+    free(marker);
     /* init failing, and a library that is not a plugin */
     dxj_spec s;
     spec_init(&s, f, DXJ_OP_GET_SAVE, "{\"id\":\"a\",\"age\":5}\n");
