@@ -115,8 +115,6 @@ bool cli_given(const cli_config *cfg, const char *name);
 void cli_print_options(FILE *f, cli_cmd cmd);
 /* The nearest long option to `name` among those for cmd, or NULL when none is close. */
 const char *cli_suggest(const char *name, cli_cmd cmd);
-/* Levenshtein distance, for suggestions (short strings). */
-size_t cli_edit_distance(const char *a, const char *b);
 /* A path given on the command line, made absolute (so a job file's directory does not
  * apply to it); "-" stays "-". malloc'd; NULL on OOM. */
 char *cli_abs_path(const char *p);

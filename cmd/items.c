@@ -12,7 +12,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,36 +66,6 @@ static dx_err parse_key(const dx_model *m, const char *json, dx_arena *a, dx_val
     if (!e) *out = mapped.key;
     dxj_mapper_free(mp);
     return e;
-}
-
-/*
- * ExpressionAttributeNames for a condition written with #name placeholders:
- * each #name stands for the attribute called name (as in job files), so
- * reserved words (#status, #name) are safe to use.
- */
-static dx_err condition_names(dx_arena *a, const char *cond, dx_value *out, bool *any) {
-    dx_map_builder b = {.arena = a};
-    *any = false;
-    for (const char *p = cond; *p; p++) {
-        if (*p != '#') continue;
-        const char *s = p + 1;
-        size_t n = 0;
-        while (isalnum((unsigned char)s[n]) || s[n] == '_') n++;
-        if (!n) continue;
-        bool seen = false;
-        for (uint32_t i = 0; i < b.n; i++)
-            if (b.m[i].name_len == n + 1 && memcmp(b.m[i].name, p, n + 1) == 0) seen = true;
-        if (!seen) {
-            dx_value *slot = dx_mapb_add(&b, p, n + 1);
-            char *attr = dx_arena_strndup(a, s, n);
-            if (!slot || !attr) return DX_ERR_NOMEM;
-            *slot = dx_vsn(attr, n);
-            *any = true;
-        }
-        p += n;
-    }
-    *out = dx_mapb_finish(&b);
-    return DX_OK;
 }
 
 static int print_item(const cli_config *cfg, const dx_item *it) {
@@ -179,13 +148,14 @@ int cli_cmd_item(cli_cmd cmd, int argc, char **argv, int first) {
     if (cfg.consistent_read) o.consistent_read = DX_YES;
     dx_value names, values;
     if (cfg.condition) {
-        bool any = false;
-        if (condition_names(&a, cfg.condition, &names, &any) != DX_OK) {
-            rc = CLI_EXIT_FATAL;
+        /* #name stands for the attribute called name, as in job files. */
+        if ((e = dx_expr_names_for(&a, cfg.condition, &names, &r)) != DX_OK) {
+            cli_err_result(&cfg, "--condition", e, &r);
+            rc = e == DX_ERR_NOMEM ? CLI_EXIT_FATAL : CLI_EXIT_USAGE;
             goto out;
         }
         o.condition = cfg.condition;
-        o.names = any ? &names : NULL;
+        o.names = names.n ? &names : NULL;
     }
     if (cfg.values) {
         if ((e = dx_decode_plain(&a, cfg.values, strlen(cfg.values), &values, &r)) != DX_OK ||

@@ -23,15 +23,7 @@ static const char *const commands[] = {"run",   "validate", "get",     "put", "d
                                        "table", "bench",    "version", "help"};
 
 static int unknown_command(const char *name) {
-    const char *best = NULL;
-    size_t bestd = 3;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        size_t d = cli_edit_distance(name, commands[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = commands[i];
-        }
-    }
+    const char *best = dx_suggest(name, commands, sizeof commands / sizeof commands[0], 2);
     if (best) {
         fprintf(stderr, "dynox: unknown command '%s' (did you mean '%s'?)\n", name, best);
     } else {

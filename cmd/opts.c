@@ -189,29 +189,12 @@ static const opt *findshort(char c) {
     return NULL;
 }
 
-size_t cli_edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 64;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
 const char *cli_suggest(const char *name, cli_cmd cmd) {
     const char *best = NULL;
     size_t bestd = strlen(name) <= 4 ? 2 : 3; /* only close matches */
     for (size_t i = 0; i < NOPTS; i++) {
         if (!(options[i].cmds & cmd)) continue;
-        size_t d = cli_edit_distance(name, options[i].name);
+        size_t d = dx_edit_distance(name, options[i].name);
         /* A prefix of a longer option ("--work") is a near miss too. */
         if (d >= bestd && strncmp(options[i].name, name, strlen(name)) == 0 && strlen(name) >= 3)
             d = 1;

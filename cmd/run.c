@@ -385,8 +385,8 @@ int cli_cmd_run(int argc, char **argv, int first) {
     dx_result_clear(&r);
     dx_err e = dxj_run(&s, &ro, &rep, &r);
     cli_ui_finish(&ui);
-    /* An error with nothing read means the job never started (rep still says FATAL). */
-    if (e && rep.rows_in == 0 && rep.written == 0) {
+    /* The job never started: nothing was read or written, there is no report to keep. */
+    if (e && !rep.started) {
         cli_err_result(&cfg, "", e, &r);
         rc = (e == DX_ERR_CONFIG || e == DX_ERR_IO || e == DX_ERR_PARSE || e == DX_ERR_INVALID_ARG)
                  ? CLI_EXIT_USAGE

@@ -155,9 +155,7 @@ typedef struct row {
 
 static int row_cmp(const void *x, const void *y) {
     const row *a = x, *b = y;
-    int c = dx_value_cmp(a->pk, b->pk);
-    if (c || !a->rk || !b->rk) return c;
-    return dx_value_cmp(a->rk, b->rk);
+    return dx_key_cmp(a->pk, a->rk, b->pk, b->rk); /* the order of dx_mem_dump */
 }
 
 /* Scans the whole table, sorts by key, writes DynamoDB JSON lines like dx_mem_dump. */

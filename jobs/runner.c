@@ -78,8 +78,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "checkpoint.h"
-#include "dynox/ddb.h"
 #include "runner_internal.h"
 
 #define CHECKPOINT_MS 2000
@@ -266,25 +266,46 @@ static void *reader_main(void *arg) {
 
 typedef struct setup {
     dx_client *own_client;
-    bool table_created;
-    dx_ddb_opts ddb;
-    dx_ddb_env env;
-    bool have_env;
-    char region[64], endpoint[512];
+    dxj_backend_conn conn;  /* what own_client was made from (zero with opts->client) */
     dxj_checkpoint cp;      /* what the checkpoint records (identity + base counts) */
     bool resumed;
     char *input_path, *checkpoint_path;
     dx_client_stats stats0;
 } setup;
 
-static dx_err seed_units(const char *path, double *units, dx_result *r);
-static dx_err decode_seed(dx_arena *a, dx_str text, dx_value *out, dx_result *r);
+/* A client from st->conn with these options; it replaces the one the job had. */
+static dx_err new_client(rjob *job, setup *st, const dx_client_opts *co, dx_result *r) {
+    dx_client *c = NULL;
+    dx_err e = dxj_backend_client(&st->conn, co, &c, r);
+    if (e) return e;
+    dx_client_free(st->own_client);
+    st->own_client = c;
+    job->client = c;
+    return DX_OK;
+}
 
-static dx_err mem_client(rjob *job, setup *st, dx_result *r) {
+static dx_client_opts client_opts(const dxj_spec *s, double max_wcu, double max_rcu) {
+    dx_client_opts co = {0};
+    co.retry = s->retry;
+    co.rate.max_wcu = max_wcu;
+    co.rate.max_rcu = max_rcu;
+    co.rate.adaptive = true;
+    return co;
+}
+
+/* The client the spec's backend section describes (when the caller gave none). */
+static dx_err open_client(rjob *job, setup *st, dx_result *r) {
     const dxj_spec *s = job->spec;
-    dx_mem_opts mo = {0};
-    mo.simulate_capacity = s->backend.sim_wcu > 0 || s->backend.sim_rcu > 0;
-    if (mo.simulate_capacity && s->backend.seed && s->backend.sim_wcu > 0) {
+    dx_err e = dxj_backend_open(&st->conn, &s->backend, s->dry_run, NULL, r);
+    if (e) return e;
+    dx_client_opts co = client_opts(s, s->max_wcu, s->max_rcu);
+    if (!st->conn.memory) {
+        st->conn.ddb.owns_provider = false; /* kept for a second client with capacity caps */
+        if (s->inflight > 64) st->conn.ddb.max_inflight = s->inflight;
+        return new_client(job, st, &co, r);
+    }
+    dx_mem_opts *mo = &st->conn.mem;
+    if (mo->simulate_capacity && s->backend.seed && s->backend.sim_wcu > 0) {
         /*
          * The seed is the table as it is before the job, not work the job does: it must not
          * be throttled by the simulated capacity (nor teach the adaptive limiter that the
@@ -294,58 +315,19 @@ static dx_err mem_client(rjob *job, setup *st, dx_result *r) {
          */
         char *seed = dxj_spec_path(s, s->backend.seed);
         double units = 0;
-        dx_err e = seed ? seed_units(seed, &units, r) : dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
+        e = seed ? dxj_seed_units(seed, &units, r)
+                 : dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
         free(seed);
         if (e) return e;
         double ms = 1000.0 + 1000.0 * units / s->backend.sim_wcu;
-        mo.burst_ms = ms > 4e9 ? 4000000000u : (uint32_t)ms;
+        mo->burst_ms = ms > 4e9 ? 4000000000u : (uint32_t)ms;
     }
-    dx_client_opts co = {0};
-    co.retry = s->retry;
-    co.rate.max_wcu = s->max_wcu;
-    co.rate.max_rcu = s->max_rcu;
-    co.rate.adaptive = true;
-    if (s->capacity_share > 0 && mo.simulate_capacity) {
+    if (s->capacity_share > 0 && mo->simulate_capacity) {
         double w = s->backend.sim_wcu * s->capacity_share, rd = s->backend.sim_rcu * s->capacity_share;
         if (w > 0 && (co.rate.max_wcu == 0 || w < co.rate.max_wcu)) co.rate.max_wcu = w;
         if (rd > 0 && (co.rate.max_rcu == 0 || rd < co.rate.max_rcu)) co.rate.max_rcu = rd;
     }
-    dx_err e = dx_mem_client_new(&mo, &co, &st->own_client);
-    if (e) return dx_fail(r, e, NULL, "cannot create the memory backend: %s", dx_strerror(e));
-    job->client = st->own_client;
-    return DX_OK;
-}
-
-static dx_err ddb_client(rjob *job, setup *st, double max_wcu, double max_rcu, dx_result *r) {
-    const dxj_spec *s = job->spec;
-    if (!st->have_env) {
-        dx_aws_opts aws = {0};
-        aws.profile = s->backend.profile;
-        aws.region = s->backend.region;
-        aws.endpoint_url = s->backend.endpoint;
-        dx_env env = dx_env_process();
-        memset(&st->ddb, 0, sizeof st->ddb);
-        dx_err e = dx_ddb_opts_from_env(&st->ddb, &st->env, &env, &aws, r);
-        if (e) return e;
-        st->have_env = true;
-        st->ddb.owns_provider = false; /* kept for a second client with capacity caps */
-        st->ddb.insecure = s->backend.insecure;
-        if (s->inflight > 64) st->ddb.max_inflight = s->inflight;
-        snprintf(st->region, sizeof st->region, "%s", st->env.settings.region);
-        snprintf(st->endpoint, sizeof st->endpoint, "%s", st->env.settings.endpoint.url);
-    }
-    dx_client_opts co = {0};
-    co.retry = s->retry;
-    co.rate.max_wcu = max_wcu;
-    co.rate.max_rcu = max_rcu;
-    co.rate.adaptive = true;
-    dx_client *c = NULL;
-    dx_err e = dx_ddb_client_new(&st->ddb, &co, &c, r);
-    if (e) return e;
-    dx_client_free(st->own_client);
-    st->own_client = c;
-    job->client = c;
-    return DX_OK;
+    return new_client(job, st, &co, r);
 }
 
 static bool key_matches(const dx_model *m, const dx_key_schema *k, char *why, size_t n) {
@@ -364,7 +346,11 @@ static bool key_matches(const dx_model *m, const dx_key_schema *k, char *why, si
     return ok;
 }
 
-/* DescribeTable (creating the table on the memory backend), key schema, PITR, capacity share. */
+/*
+ * DescribeTable, key schema, PITR, capacity share. On the memory backend a
+ * missing table is created unless backend.no_create_table is set and no
+ * seed will fill it (spec.h, dxj_backend_spec).
+ */
 static dx_err check_table(rjob *job, setup *st, dxj_report *rep, bool memory, dx_result *r) {
     const dxj_spec *s = job->spec;
     dx_arena a = {0};
@@ -372,7 +358,8 @@ static dx_err check_table(rjob *job, setup *st, dxj_report *rep, bool memory, dx
     dx_result res;
     dx_result_clear(&res);
     dx_err e = dx_describe_table(job->client, job->table, &a, &d, &res);
-    if (e == DX_ERR_RESOURCE_NOT_FOUND && memory) {
+    bool may_create = !s->backend.no_create_table || s->backend.seed; /* a seed creates its table */
+    if (e == DX_ERR_RESOURCE_NOT_FOUND && memory && may_create) {
         dx_table_def def;
         dx_model_table_def(job->model, &def);
         def.name = job->table;
@@ -385,18 +372,24 @@ static dx_err check_table(rjob *job, setup *st, dxj_report *rep, bool memory, dx
             return dx_fail(r, e, NULL, "cannot create table %s on the memory backend: %s",
                            job->table, res.message);
         }
-        st->table_created = e == DX_OK;
         dx_result_clear(&res);
         e = dx_describe_table(job->client, job->table, &a, &d, &res);
     }
     if (e == DX_ERR_RESOURCE_NOT_FOUND) {
         dx_arena_release(&a);
+        if (memory && s->backend.no_create_table)
+            return dx_fail(r, e, NULL,
+                           "table %s does not exist on the memory backend, and "
+                           "backend.create_table is false (create it before the job, or give "
+                           "backend.seed to load it from)",
+                           job->table);
         if (memory)
             return dx_fail(r, e, NULL, "table %s does not exist on the memory backend", job->table);
         return dx_fail(r, e, NULL,
                        "table %s does not exist in %s at %s (create it with `dynox table create`, "
                        "or check --region / --endpoint)",
-                       job->table, st->region, st->endpoint);
+                       job->table, st->conn.env.settings.region,
+                       st->conn.env.settings.endpoint.url);
     }
     if (e) {
         dx_arena_release(&a);
@@ -444,121 +437,14 @@ static dx_err check_table(rjob *job, setup *st, dxj_report *rep, bool memory, dx
                        s->capacity_share * 100, job->table, mw, mr);
                 if (st->own_client) {
                     dx_arena_release(&a);
-                    return ddb_client(job, st, mw, mr, r);
+                    dx_client_opts co = client_opts(s, mw, mr);
+                    return new_client(job, st, &co, r);
                 }
             }
         }
     }
     dx_arena_release(&a);
     return DX_OK;
-}
-
-/* A seed line: DynamoDB JSON, or an export line {"Item": {...}}. */
-static dx_err decode_seed(dx_arena *a, dx_str text, dx_value *out, dx_result *r) {
-    dx_jcur c;
-    dx_result tmp;
-    dx_result_clear(&tmp);
-    dx_jcur_init(&c, a, text.ptr, text.len, &tmp);
-    dx_str key;
-    bool done;
-    if (dx_jcur_obj_begin(&c) == DX_OK && dx_jcur_obj_next(&c, &key, &done) == DX_OK && !done &&
-        dx_str_eq(key, "Item") && dx_jcur_peek(&c) == '{' && dx_jcur_ddb_item(&c, out) == DX_OK &&
-        dx_jcur_obj_next(&c, &key, &done) == DX_OK && done && dx_jcur_at_end(&c))
-        return DX_OK;
-    return dx_decode_item(a, text.ptr, text.len, out, r);
-}
-
-static void seed_done(dx_call *c) { (void)c; }
-
-/* Write units the seed's items cost as new items (the saved-up capacity seeding needs). */
-static dx_err seed_units(const char *path, double *units, dx_result *r) {
-    dxj_input in = {0};
-    in.path = (char *)path;
-    in.format = DXJ_FMT_JSONL;
-    dxj_reader *rd = NULL;
-    dxj_chunk ch = {0};
-    dx_err e = dxj_reader_open(&in, path, &rd, r);
-    *units = 0;
-    bool eof = false;
-    while (!e && !eof) {
-        if ((e = dxj_reader_next(rd, &ch, RJ_CHUNK_RECORDS, RJ_CHUNK_BYTES, &eof, r)) != DX_OK)
-            break;
-        for (size_t i = 0; i < ch.n; i++) {
-            dx_value item;
-            dx_result res;
-            dx_result_clear(&res);
-            if (!ch.recs[i].error && decode_seed(&ch.arena, ch.recs[i].text, &item, &res) == DX_OK)
-                *units += dx_write_units(dx_item_size(&item));
-            else
-                *units += 1; /* seeding reports the bad line itself */
-        }
-    }
-    dxj_chunk_clear(&ch);
-    dxj_reader_free(rd);
-    return e;
-}
-
-static dx_err seed_table(rjob *job, const char *path, dx_result *r) {
-    dxj_input in = {0};
-    in.path = (char *)path;
-    in.format = DXJ_FMT_JSONL;
-    in.json = DXJ_JSON_DYNAMODB;
-    dxj_reader *rd = NULL;
-    dx_engine *eng = NULL;
-    dxj_chunk ch = {0};
-    dx_call *calls = NULL;
-    dx_value *items = NULL;
-    dx_err e = dxj_reader_open(&in, path, &rd, r);
-    if (e) return e;
-    dx_engine_opts eo = {.max_inflight = 16};
-    eng = dx_engine_new(job->client, &eo);
-    calls = calloc(RJ_CHUNK_RECORDS, sizeof *calls);
-    items = calloc(RJ_CHUNK_RECORDS, sizeof *items);
-    if (!eng || !calls || !items) {
-        e = dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory seeding %s", path);
-        goto out;
-    }
-    uint64_t total = 0;
-    bool eof = false;
-    while (!eof) {
-        if ((e = dxj_reader_next(rd, &ch, RJ_CHUNK_RECORDS, RJ_CHUNK_BYTES, &eof, r)) != DX_OK)
-            goto out;
-        for (size_t i = 0; i < ch.n; i++) {
-            const dxj_record *rec = &ch.recs[i];
-            dx_result res;
-            dx_result_clear(&res);
-            if (rec->error || decode_seed(&ch.arena, rec->text, &items[i], &res) != DX_OK) {
-                e = dx_fail(r, DX_ERR_PARSE, NULL, "seed file %s, line %" PRIu64 ": %s", path,
-                            rec->line, rec->error ? rec->error : res.message);
-                goto drain;
-            }
-            memset(&calls[i], 0, sizeof calls[i]);
-            calls[i].req.op = DX_OP_PUT;
-            calls[i].req.table = job->table;
-            calls[i].req.item = &items[i];
-            calls[i].done = seed_done;
-            dx_engine_submit(eng, &calls[i]);
-        }
-    drain:
-        dx_engine_drain(eng);
-        for (size_t i = 0; i < ch.n && e == DX_OK; i++) {
-            if (calls[i].res.err != DX_OK)
-                e = dx_fail(r, calls[i].res.err, NULL, "seed file %s, line %" PRIu64 ": %s", path,
-                            ch.recs[i].line, calls[i].res.message);
-        }
-        if (e) goto out;
-        total += ch.n;
-    }
-    rj_log(job, DXJ_LOG_INFO, "seeded table %s with %" PRIu64 " items from %s", job->table, total,
-           path);
-out:
-    dx_engine_free(eng);
-    free(calls);
-    free(items);
-    dxj_chunk_clear(&ch);
-    dx_arena_release(&ch.arena);
-    dxj_reader_free(rd);
-    return e;
 }
 
 static bool ident_char(char c) {
@@ -577,7 +463,6 @@ static bool uses_placeholder(const char *text, const char *ph, size_t n) {
 static dx_err build_conditions(rjob *job, dx_result *r) {
     const dxj_operation *op = &job->spec->operation;
     dx_arena *a = &job->cond_arena;
-    dx_map_builder names = {.arena = a};
     dx_buf text = {0};
     dx_err e = DX_OK;
     if (op->values_json && op->values_json[0]) {
@@ -607,29 +492,18 @@ static dx_err build_conditions(rjob *job, dx_result *r) {
         job->cond_values = vv->n ? vv : NULL;
     }
     if (op->condition && op->condition[0]) {
-        for (const char *p = op->condition; (p = strchr(p, '#')) != NULL;) {
-            const char *q = p + 1;
-            while (ident_char(*q)) q++;
-            if (q == p + 1)
-                return dx_fail(r, DX_ERR_CONFIG, "operation.condition",
-                               "operation.condition: '#' must be followed by an attribute name");
-            bool dup = false;
-            for (uint32_t i = 0; i < names.n && !dup; i++)
-                dup = names.m[i].name_len == (size_t)(q - p) &&
-                      memcmp(names.m[i].name, p, (size_t)(q - p)) == 0;
-            if (!dup) {
-                dx_value *slot = dx_mapb_add(&names, p, (size_t)(q - p));
-                char *attr = dx_arena_strndup(a, p + 1, (size_t)(q - p - 1));
-                if (!slot || !attr) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
-                *slot = dx_vs(attr);
-            }
-            p = q;
-        }
+        dx_value names;
+        dx_result res;
+        dx_result_clear(&res);
+        if ((e = dx_expr_names_for(a, op->condition, &names, &res)) != DX_OK)
+            return e == DX_ERR_NOMEM ? dx_fail(r, e, NULL, "out of memory")
+                                     : dx_fail(r, DX_ERR_CONFIG, "operation.condition",
+                                               "operation.condition: %s", res.message);
         job->user_cond = dx_arena_strdup(a, op->condition);
         if (names.n) {
             dx_value *nv = dx_arena_alloc(a, sizeof *nv);
             if (!nv) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
-            *nv = dx_mapb_finish(&names);
+            *nv = names;
             job->user_names = nv;
         }
         dx_buf_printf(&text, "(%s)", op->condition);
@@ -956,7 +830,7 @@ static void free_job(rjob *job, setup *st) {
     dxj_plugin_free(job->plugin);
     dx_arena_release(&job->cond_arena);
     dx_client_free(st->own_client);
-    if (st->have_env) dx_creds_provider_free(st->env.provider);
+    dxj_backend_close(&st->conn); /* after the clients that borrow its credentials */
     free(st->input_path);
     free(st->checkpoint_path);
     pthread_mutex_destroy(&job->mu);
@@ -1012,17 +886,15 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     }
 
     dx_err e = DX_OK;
-    bool memory = spec->dry_run || spec->backend.type == DXJ_BACKEND_MEMORY;
+    bool memory = false; /* the client is the memory backend's */
     bool threads = false;
     char *rejects = NULL, *failures = NULL;
 
     /* 1. The client and the table. Nothing is read or written before these checks pass. */
     if (opts->client) {
         job.client = opts->client;
-    } else if (memory) {
-        e = mem_client(&job, &st, r);
     } else {
-        e = ddb_client(&job, &st, spec->max_wcu, spec->max_rcu, r);
+        e = open_client(&job, &st, r);
     }
     if (e) goto out;
     rep->backend = dx_client_backend(job.client);
@@ -1034,9 +906,14 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     }
     memory = strcmp(rep->backend, "memory") == 0;
     if ((e = check_table(&job, &st, rep, memory, r)) != DX_OK) goto out;
-    if (memory && spec->backend.seed && st.table_created) {
+    if (memory && spec->backend.seed) {
         char *seed = spec_path(spec, spec->backend.seed);
-        e = seed ? seed_table(&job, seed, r) : dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
+        uint64_t n = 0;
+        e = seed ? dxj_seed_load(job.client, job.table, seed, &n, r)
+                 : dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
+        if (!e)
+            rj_log(&job, DXJ_LOG_INFO, "seeded table %s with %" PRIu64 " items from %s", job.table,
+                   n, seed);
         free(seed);
         if (e) goto out;
     }
@@ -1102,6 +979,7 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     dx_client_stats_get(job.client, &st.stats0);
     if ((e = start_threads(&job, r)) != DX_OK) goto out; /* no thread was started */
     threads = true;
+    rep->started = job.reader_started;
     watch(&job, &st, t0);
     if (job.reader_started) pthread_join(job.reader_th, NULL);
     for (uint32_t i = 0; i < job.nworkers; i++) pthread_join(job.workers[i].th, NULL);

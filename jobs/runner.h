@@ -9,8 +9,10 @@
  * + failed; when it does not hold, that is a bug and the run says so.
  *
  * The CLI calls dxj_run and owns everything user-facing: confirmation,
- * progress drawing, exit codes. The runner writes nothing to stdout or
- * stderr; warnings go through the log callback.
+ * progress drawing, exit codes, and the report file: the runner fills a
+ * dxj_report and never writes spec.report itself (dxj_report_json gives the
+ * text to write). The runner writes nothing to stdout or stderr; warnings go
+ * through the log callback.
  */
 #ifndef DYNOX_JOBS_RUNNER_H
 #define DYNOX_JOBS_RUNNER_H
@@ -56,6 +58,14 @@ typedef enum dxj_status {
 
 typedef struct dxj_report {
     dxj_status status;
+    /*
+     * The job passed its checks (client, table, seed, hooks, input opened,
+     * checkpoint) and began reading input: the counts say what it did, and
+     * the report is worth keeping even when status is FATAL. false when
+     * dxj_run failed before that: then no input row was read or written and
+     * only status, error, backend and the times mean anything.
+     */
+    bool started;
     char error[512];          /* for FATAL: what went wrong */
     const char *op;           /* operation name */
     const char *backend;      /* "memory" or "dynamodb" */
@@ -99,17 +109,19 @@ typedef struct dxj_run_opts {
      * call at a time. */
     void (*log)(dxj_log_level level, const char *msg, void *ud);
     void *ud;
-    /* Memory backend to use instead of creating one (tests, bench); not freed. */
+    /* Memory backend to use instead of creating one (tests, bench); not freed. Its table
+     * is used when it has one (spec.h, dxj_backend_spec.no_create_table). */
     dx_client *client;
 } dxj_run_opts;
 
 /*
  * Runs a checked spec (dxj_spec_check) to the end, or until *stop. Fills
- * *rep in every case where the job started; returns DX_OK when the run
- * completed or was interrupted (look at rep->status and the counts), and an
- * error when the job could not start (input not found, table missing, bad
- * checkpoint) or hit a fatal error (then rep->status is DXJ_STATUS_FATAL and
- * the counts say what was done).
+ * *rep in every case (rep->started says whether the job got as far as
+ * reading input); returns DX_OK when the run completed or was interrupted
+ * (look at rep->status and the counts), and an error when the job could not
+ * start (input not found, table missing, bad checkpoint: rep->started is
+ * false) or hit a fatal error (then rep->status is DXJ_STATUS_FATAL and the
+ * counts say what was done).
  */
 dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_result *r);
 

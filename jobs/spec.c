@@ -78,24 +78,6 @@ static dx_err bad(ctx *c, const char *path, const char *fmt, ...) {
     return dx_fail(c->r, DX_ERR_CONFIG, path, "%s: %s: %s", c->name, path, msg);
 }
 
-/* Levenshtein distance, for "did you mean". Keys are short. */
-static size_t edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 64;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++) prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
 static void join_path(char *out, size_t cap, const char *parent, const char *key) {
     if (parent && *parent) {
         snprintf(out, cap, "%s.%s", parent, key);
@@ -111,15 +93,7 @@ static dx_err check_keys(ctx *c, const cJSON *obj, const char *path, const char 
         for (const char *const *k = allowed; *k; k++)
             if (strcmp(it->string, *k) == 0) ok = true;
         if (ok) continue;
-        const char *best = NULL;
-        size_t bestd = 3; /* suggest only close matches */
-        for (const char *const *k = allowed; *k; k++) {
-            size_t d = edit_distance(it->string, *k);
-            if (d < bestd) {
-                bestd = d;
-                best = *k;
-            }
-        }
+        const char *best = dx_suggest(it->string, allowed, SIZE_MAX, 2); /* only close matches */
         char p[256];
         join_path(p, sizeof p, path, it->string);
         if (best) return bad(c, p, "unknown key (did you mean '%s'?)", best);
@@ -439,6 +413,7 @@ static dx_err parse_backend(ctx *c, const cJSON *o, dxj_backend_spec *b) {
     static const char *const skeys[] = {"wcu", "rcu", NULL};
     dx_err e;
     char *type = NULL;
+    bool create = !b->no_create_table;
     if ((e = check_keys(c, o, "backend", keys)) || (e = get_str(c, o, "type", "backend", &type)) ||
         (e = get_str(c, o, "endpoint", "backend", &b->endpoint)) ||
         (e = get_str(c, o, "region", "backend", &b->region)) ||
@@ -446,8 +421,9 @@ static dx_err parse_backend(ctx *c, const cJSON *o, dxj_backend_spec *b) {
         (e = get_bool(c, o, "insecure", "backend", &b->insecure)) ||
         (e = get_str(c, o, "seed", "backend", &b->seed)) ||
         (e = get_str(c, o, "dump", "backend", &b->dump)) ||
-        (e = get_bool(c, o, "create_table", "backend", &b->create_table)))
+        (e = get_bool(c, o, "create_table", "backend", &create)))
         goto out;
+    b->no_create_table = !create;
     if (type) {
         if (strcmp(type, "memory") == 0) {
             b->type = DXJ_BACKEND_MEMORY;
@@ -561,7 +537,6 @@ dx_err dxj_spec_parse(const char *json, size_t len, const char *name, const char
         if (r) r->offset = off;
         return DX_ERR_CONFIG;
     }
-    out->backend.create_table = true;
     out->path = name ? xstrdup(name) : NULL;
     out->base_dir = xstrdup(base_dir ? base_dir : ".");
     dx_err e = parse_root(&c, root, out);

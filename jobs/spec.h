@@ -113,9 +113,24 @@ typedef struct dxj_backend_spec {
     dxj_backend type;
     char *endpoint, *region, *profile;
     bool insecure;       /* no TLS verification (local endpoints only) */
-    char *seed;          /* memory: JSON lines (.zst ok) loaded before the job */
-    char *dump;          /* memory: JSON lines written after the job */
-    bool create_table;   /* memory: create the model's table (true unless a job file says false) */
+    /*
+     * memory: the model's table and its starting state, before the job:
+     *  - the table exists already (a client passed in dxj_run_opts.client
+     *    that has it): it is used as it is;
+     *  - else it is created from the model (with the simulated capacity),
+     *    unless no_create_table is set ("create_table": false in a job file)
+     *    and there is no seed: then the job fails before reading anything,
+     *    "table T does not exist on the memory backend" (as it would on
+     *    DynamoDB). A seed creates the table it fills, so a seeded table
+     *    always counts as existing;
+     *  - then the seed, if any, is loaded into it (JSON lines of DynamoDB JSON
+     *    or export lines {"Item": ...}, .zst ok; jobs/backend.h,
+     *    dxj_seed_load), whether the table was created or was there.
+     * The key schema is checked against the model before the seed is loaded.
+     */
+    char *seed;
+    bool no_create_table;
+    char *dump;          /* memory: JSON lines written after the job, sorted by key */
     double sim_wcu, sim_rcu; /* memory: simulated provisioned capacity (0: unlimited) */
 } dxj_backend_spec;
 
@@ -138,7 +153,8 @@ typedef struct dxj_spec {
     bool consistent_read;  /* reads of get_* flows are consistent */
     dxj_backend_spec backend;
     bool dry_run;          /* run on the memory backend whatever backend says */
-    char *report, *rejects, *failures, *checkpoint;
+    char *report;          /* where the CLI writes the report (the runner never does) */
+    char *rejects, *failures, *checkpoint;
     bool resume;
     uint64_t limit;        /* stop after this many input rows (0: all) */
     uint32_t shard_index, shard_count; /* --shard i/N (count 0: no sharding) */

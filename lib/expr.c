@@ -1491,6 +1491,14 @@ bool dx_key_cond_match_range(const dx_key_cond *kc, const dx_value *v) {
     return false;
 }
 
+int dx_key_cmp(const dx_value *hash_a, const dx_value *range_a, const dx_value *hash_b,
+               const dx_value *range_b) {
+    int c = dx_value_cmp(hash_a, hash_b);
+    if (c || (!range_a && !range_b)) return c;
+    if (!range_a || !range_b) return range_a ? 1 : -1;
+    return dx_value_cmp(range_a, range_b);
+}
+
 /* ================================================================ path sets (update, projection) */
 
 /* dynalite's checkPath: overlap (one path a prefix of another) and conflict (name vs index). */
@@ -2263,5 +2271,31 @@ dx_err dx_eb_exists(dx_expr_builder *b, const char *attr, bool exists, dx_buf *o
     const char *nm = dx_eb_name(b, attr);
     if (!nm) return DX_ERR_NOMEM;
     if (!dx_buf_printf(out, "%s(%s)", exists ? "attribute_exists" : "attribute_not_exists", nm)) return DX_ERR_NOMEM;
+    return DX_OK;
+}
+
+dx_err dx_expr_names_for(dx_arena *a, const char *text, dx_value *out, dx_result *r) {
+    dx_map_builder b = {.arena = a};
+    *out = dx_vmap(NULL, 0);
+    if (!a || !text) return dx_fail(r, DX_ERR_INVALID_ARG, NULL, "no arena or no text");
+    for (const char *p = strchr(text, '#'); p; p = strchr(p, '#')) {
+        const char *q = p + 1;
+        while (is_ident_part((unsigned char)*q)) q++;
+        size_t len = (size_t)(q - p); /* with the '#' */
+        if (len == 1) {
+            dx_fail(r, DX_ERR_VALIDATION, NULL, "'#' must be followed by an attribute name");
+            if (r) r->offset = (long)(p - text);
+            return DX_ERR_VALIDATION;
+        }
+        dx_value sofar = dx_vmap(b.m, b.n);
+        if (find_member(&sofar, p, len) < 0) {
+            dx_value *slot = dx_mapb_add(&b, p, len);
+            char *attr = dx_arena_strndup(a, p + 1, len - 1);
+            if (!slot || !attr) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
+            *slot = dx_vsn(attr, len - 1);
+        }
+        p = q;
+    }
+    *out = dx_mapb_finish(&b);
     return DX_OK;
 }

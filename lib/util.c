@@ -1,5 +1,6 @@
 /*
- * util.c - arenas, buffers, clocks, random numbers, hashing, UTF-8 checks.
+ * util.c - arenas, buffers, clocks, random numbers, hashing, UTF-8 checks,
+ * and the edit distance behind "did you mean" suggestions.
  *
  * The arena is a list of chunks; a request that does not fit the current
  * chunk gets a new one (of at least the request's size), so big values never
@@ -386,4 +387,36 @@ bool dx_utf8_valid(const char *str, size_t n) {
         }
     }
     return true;
+}
+
+/* ---------------------------------------------------------------- suggestions */
+
+size_t dx_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    size_t prev[64], cur[64]; /* two rows of the matrix: names are short */
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+const char *dx_suggest(const char *name, const char *const *candidates, size_t n, size_t max_dist) {
+    const char *best = NULL;
+    size_t bestd = max_dist;
+    for (size_t i = 0; i < n && candidates[i]; i++) {
+        size_t d = dx_edit_distance(name, candidates[i]);
+        if (d <= bestd && (!best || d < bestd)) {
+            bestd = d;
+            best = candidates[i];
+        }
+    }
+    return best;
 }

@@ -424,6 +424,17 @@ static const item_case item_cases[] = {
      1,
      NULL,
      "the condition was not met"},
+    /* #name needs a name; checked before the backend is touched. */
+    {{"put", USERS, "--condition", "attribute_not_exists(#)", "--item",
+      "{\"user_id\":\"u1\",\"email\":\"a@example.com\"}"},
+     2,
+     NULL,
+     "dynox put: --condition: '#' must be followed by an attribute name\n"},
+    /* A seed that is not DynamoDB JSON lines stops at its first line. */
+    {{"get", USERS, "--seed", "samples/jobs/dry-run.json", "--key", "{\"user_id\":\"u1\"}"},
+     2,
+     NULL,
+     "dynox get: --seed: seed file samples/jobs/dry-run.json, line 1: "},
     {{"table", "describe", USERS}, 0, "table-describe.json", NULL},
     {{"table", "dump", USERS, SEED}, 0, "table-dump.jsonl", NULL},
 };

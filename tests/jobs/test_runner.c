@@ -5,7 +5,8 @@
  * isolation of a bad item, throttling that fails rows and a re-run of the
  * failures file that writes them, missing items per policy, version
  * conflicts, hooks run and skipped, verification catching a corrupted item,
- * stop mid-run, checkpoint and resume, fatal errors, the plugin loader.
+ * stop mid-run, checkpoint and resume, fatal errors, the memory table's
+ * setup (create_table, seed), the plugin loader.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +188,7 @@ static void run_ok(fx *f, dxj_spec *s, dx_client *c, dxj_report *rep) {
     if (e != DX_OK) print_error("dxj_run: %s (%s)\nlog:\n%s\n", dx_err_name(e), r.message,
                                 f->log.ptr ? f->log.ptr : "");
     assert_int_equal(e, DX_OK);
+    assert_true(rep->started);
     if (!rep->accounting_ok) print_error("accounting: %s\n", rep->error);
     assert_true(rep->accounting_ok);
     assert_int_equal(rep->rows_in, rep->written + rep->rejected + rep->failed);
@@ -1097,6 +1099,7 @@ static void test_fatal_truncated_input(void **state) {
     dx_err e = run(f, &s, NULL, &rep, &r);
     assert_int_not_equal(e, DX_OK);
     assert_int_equal(rep.status, DXJ_STATUS_FATAL);
+    assert_true(rep.started); /* fatal, but after reading: the report counts what was done */
     assert_non_null(strstr(rep.error, "input.jsonl.zst"));
     assert_true(rep.accounting_ok);
     assert_true(rep.rows_in > 0 && rep.rows_in < 20000);
@@ -1118,6 +1121,7 @@ static void test_bad_start(void **state) {
     assert_int_equal(run(f, &s, NULL, &rep, &r), DX_ERR_IO);
     assert_non_null(strstr(r.message, "/nonexistent-dir/rejects.jsonl"));
     assert_int_equal(rep.status, DXJ_STATUS_FATAL);
+    assert_false(rep.started);
     dxj_spec_free(&s);
 
     /* A table whose key schema is not the model's. */
@@ -1130,6 +1134,7 @@ static void test_bad_start(void **state) {
     assert_non_null(strstr(r.message, "pk"));
     assert_non_null(strstr(r.message, "id"));
     assert_int_equal(table_count(c), 0);
+    assert_false(rep.started);
     dx_client_free(c);
 
     /* --resume without a checkpoint file. */
@@ -1137,7 +1142,89 @@ static void test_bad_start(void **state) {
     s.checkpoint = path(f, "missing.checkpoint");
     assert_int_equal(run(f, &s, NULL, &rep, &r), DX_ERR_IO);
     assert_non_null(strstr(r.message, "missing.checkpoint"));
+    assert_false(rep.started);
     dxj_spec_free(&s);
+}
+
+/* ---------------------------------------------------------------- memory table setup */
+
+/*
+ * backend.no_create_table and backend.seed on the memory backend: a missing
+ * table is created unless create_table is false and no seed fills it; a seed
+ * is loaded into the job's table whether it was created or was there.
+ */
+static void test_memory_table_setup(void **state) {
+    fx *f = *state;
+    const char *input = "{\"id\":\"j1\",\"name\":\"J\"}\n";
+    char *seed = path(f, "setup-seed.jsonl");
+    write_file(seed, "{\"id\":{\"S\":\"s1\"},\"name\":{\"S\":\"S1\"}}\n"
+                     "{\"Item\":{\"id\":{\"S\":\"s2\"},\"name\":{\"S\":\"S2\"}}}\n");
+    static const struct {
+        bool no_create, seed, client, table; /* table: the client has it before the job */
+        dx_err err;
+        uint64_t items; /* in the table after the job */
+    } cases[] = {
+        {false, false, false, false, DX_OK, 1},                     /* created */
+        {false, true, false, false, DX_OK, 3},                      /* created, seeded */
+        {true, false, false, false, DX_ERR_RESOURCE_NOT_FOUND, 0}, /* must exist: it does not */
+        {true, true, false, false, DX_OK, 3},                       /* the seed creates it */
+        {true, false, true, false, DX_ERR_RESOURCE_NOT_FOUND, 0},  /* a client without it */
+        {true, false, true, true, DX_OK, 2},                        /* the client's table */
+        {true, true, true, true, DX_OK, 4},                         /* seeded into it */
+        {false, true, true, true, DX_OK, 4},                        /* seeded into it */
+        {false, false, true, false, DX_OK, 1},                      /* created on the client */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dxj_spec s;
+        spec_init(&s, f, DXJ_OP_PUT, input);
+        s.backend.no_create_table = cases[i].no_create;
+        if (cases[i].seed) s.backend.seed = strdup(seed);
+        s.backend.dump = path(f, "setup-dump.jsonl");
+        unlink(s.backend.dump);
+        unlink(s.rejects);
+        check_spec(&s);
+        dx_client *c = cases[i].client ? mem_client(false, 0) : NULL;
+        if (cases[i].table) {
+            create_users_table(c);
+            const char *before[] = {"{\"id\":{\"S\":\"c1\"},\"name\":{\"S\":\"C1\"}}"};
+            put_items(c, before, 1);
+        }
+        dxj_report rep;
+        dx_result r;
+        dx_buf_clear(&f->log);
+        dx_err e = run(f, &s, c, &rep, &r);
+        if (e != cases[i].err) print_error("row %zu: %s\n", i, r.message);
+        assert_row_int_equal(i, e, cases[i].err);
+        if (e) {
+            /* Refused before anything was read or written. */
+            assert_row_true(i, !rep.started);
+            const char *want = "table users does not exist on the memory backend, and "
+                               "backend.create_table is false";
+            assert_row_true(i, strstr(r.message, want) != NULL);
+            assert_row_true(i, access(s.rejects, F_OK) != 0);
+            assert_row_true(i, access(s.backend.dump, F_OK) != 0);
+        } else {
+            assert_row_true(i, rep.started);
+            assert_row_int_equal(i, rep.written, 1);
+            assert_row_int_equal(i, count_lines(s.backend.dump), cases[i].items);
+            if (cases[i].seed)
+                assert_row_true(i, strstr(f->log.ptr, "seeded table users with 2 items") != NULL);
+        }
+        if (c) {
+            uint64_t n = 0;
+            dx_result_clear(&r);
+            if (cases[i].table || !e) {
+                assert_row_int_equal(i, dx_mem_count(c, "users", &n, &r), DX_OK);
+                assert_row_int_equal(i, n, cases[i].items);
+            } else {
+                assert_row_int_equal(i, dx_mem_count(c, "users", &n, &r),
+                                     DX_ERR_RESOURCE_NOT_FOUND);
+            }
+            dx_client_free(c);
+        }
+        dxj_spec_free(&s);
+    }
+    free(seed);
 }
 
 /* ---------------------------------------------------------------- hot keys */
@@ -1409,6 +1496,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fatal_table_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_truncated_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_table_setup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_limit_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_share, setup, teardown),

@@ -80,7 +80,7 @@ static void test_full_spec(void **state) {
     assert_true(s.verify == 0.25);
     assert_true(s.consistent_read);
     assert_int_equal(s.backend.type, DXJ_BACKEND_MEMORY);
-    assert_true(s.backend.create_table);
+    assert_false(s.backend.no_create_table); /* "create_table" defaults to true */
     assert_true(s.backend.sim_wcu == 50 && s.backend.sim_rcu == 60);
     assert_int_equal(s.limit, 1000);
     char *p = dxj_spec_path(&s, s.input.path);

@@ -1,6 +1,7 @@
 /*
- * test_expr.c - expressions: conditions, key conditions, updates,
- * projections, placeholders and the builder.
+ * test_expr.c - expressions: conditions, key conditions, the key order of
+ * dumps, updates, projections, placeholders, the builder and #name
+ * placeholders written by users.
  *
  * Values are written in the compact notation of value_text.h (S'x', N'1',
  * M{'a': ...}, ...). Results are printed back in that notation with map
@@ -18,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "dynox/codec.h"
 #include "dynox/expr.h"
+#include "dynox/mem.h"
 #include "testutil.h"
 #include "value_text.h"
 
@@ -733,6 +736,79 @@ static void test_key_match_range(void **state) {
     assert_false(dx_key_cond_match_range(&kc, NULL));
 }
 
+/* The order dumps use: partition key, then sort key, each as dx_value_cmp. */
+static void test_key_cmp(void **state) {
+    fixture *f = *state;
+    static const struct {
+        const char *ha, *ra, *hb, *rb; /* ra, rb: NULL for no sort key */
+        int want;                      /* the sign */
+    } cases[] = {
+        {"S'a'", NULL, "S'a'", NULL, 0},
+        {"S'a'", NULL, "S'b'", NULL, -1},
+        {"S'b'", NULL, "S'a'", NULL, 1},
+        {"S'ab'", NULL, "S'a'", NULL, 1},
+        {"S'\\xc3\\xa9'", NULL, "S'z'", NULL, 1}, /* unsigned bytes */
+        {"N'10'", NULL, "N'9'", NULL, 1},        /* numbers numerically, */
+        {"N'-10'", NULL, "N'-9'", NULL, -1},
+        {"N'1.50'", NULL, "N'1.5'", NULL, 0},    /* whatever their text */
+        {"B'\\x01'", NULL, "B'\\x01\\x00'", NULL, -1},
+        {"S'a'", "N'2'", "S'a'", "N'10'", -1},     /* the sort key decides within a partition */
+        {"S'a'", "N'10'", "S'b'", "N'2'", -1},     /* the partition key first */
+        {"S'a'", "S'x'", "S'a'", "S'x'", 0},
+        {"S'a'", NULL, "S'a'", "S'x'", -1},        /* a missing sort key first */
+        {"S'a'", "S'x'", "S'a'", NULL, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dx_value ha = V(&f->a, cases[i].ha), hb = V(&f->a, cases[i].hb), ra, rb;
+        if (cases[i].ra) ra = V(&f->a, cases[i].ra);
+        if (cases[i].rb) rb = V(&f->a, cases[i].rb);
+        const dx_value *pra = cases[i].ra ? &ra : NULL, *prb = cases[i].rb ? &rb : NULL;
+        int c = dx_key_cmp(&ha, pra, &hb, prb);
+        assert_row_int_equal(i, (c > 0) - (c < 0), cases[i].want);
+        c = dx_key_cmp(&hb, prb, &ha, pra);
+        assert_row_int_equal(i, (c > 0) - (c < 0), -cases[i].want);
+    }
+
+    /* It is the order of dx_mem_dump: dump a table and check each line against the next. */
+    dx_client *c = NULL;
+    assert_int_equal(dx_mem_client_new(NULL, NULL, &c), DX_OK);
+    dx_table_def def = {.name = "keys",
+                        .key = {.hash = "h", .hash_type = DX_T_N, .range = "r", .range_type = DX_T_S}};
+    assert_int_equal(dx_create_table(c, &def, &f->r), DX_OK);
+    static const char *const hs[] = {"10", "9", "-1", "0.5", "100", "2"};
+    static const char *const rs[] = {"b", "a", "\xc3\xa9", "B", "ab"};
+    for (size_t i = 0; i < 6; i++) {
+        for (size_t k = 0; k < 5; k++) {
+            dx_member m[2] = {{"h", 1, dx_vn(hs[i])}, {"r", 1, dx_vs(rs[k])}};
+            dx_value item = dx_vmap(m, 2);
+            dx_call call = {.req = {.op = DX_OP_PUT, .table = "keys", .item = &item}};
+            assert_int_equal(dx_client_call(c, &call), DX_OK);
+        }
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    assert_non_null(mf);
+    assert_int_equal(dx_mem_dump(c, "keys", mf, &f->r), DX_OK);
+    fclose(mf);
+    dx_value prev = {0};
+    size_t lines = 0;
+    for (char *p = text; p && *p; lines++) {
+        char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        dx_value item;
+        assert_int_equal(dx_decode_item(&f->a, p, (size_t)(nl - p), &item, &f->r), DX_OK);
+        if (lines)
+            assert_row_true(lines, dx_key_cmp(dx_map_get(&prev, "h"), dx_map_get(&prev, "r"),
+                                              dx_map_get(&item, "h"), dx_map_get(&item, "r")) < 0);
+        prev = item;
+        p = nl + 1;
+    }
+    assert_int_equal(lines, 30);
+    free(text);
+    dx_client_free(c);
+}
+
 /* ---------------------------------------------------------------- updates */
 
 static const char update_item[] =
@@ -1276,6 +1352,70 @@ static void test_builder(void **state) {
     dx_buf_free(&out);
 }
 
+/* #name placeholders written by a user: each stands for the attribute called name. */
+static void test_names_for(void **state) {
+    fixture *f = *state;
+    static const struct {
+        const char *text;
+        dx_err err;
+        const char *want; /* the names in order of first use, space-separated; or the offset */
+        long offset;
+    } cases[] = {
+        {"#age < :max", DX_OK, "#age=age", -1},
+        {"attribute_exists(#status) AND #status <> :s OR #n1 = #status", DX_OK,
+         "#status=status #n1=n1", -1},
+        {"#a.#b[0] = :v AND size(#a) > :n", DX_OK, "#a=a #b=b", -1},
+        {"#x_1=:v", DX_OK, "#x_1=x_1", -1},
+        {"a = :v", DX_OK, "", -1},
+        {"", DX_OK, "", -1},
+        {"#ab#cd = :v", DX_OK, "#ab=ab #cd=cd", -1},   /* '#' ends a name, as in the lexer */
+        {"#a-b = :v", DX_OK, "#a=a", -1},             /* '-' is not a name character */
+        {"#", DX_ERR_VALIDATION, NULL, 0},
+        {"#a = :v AND # = :w", DX_ERR_VALIDATION, NULL, 12},
+        {"attribute_exists(#)", DX_ERR_VALIDATION, NULL, 17},
+        {"#.a = :v", DX_ERR_VALIDATION, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dx_value names;
+        dx_result_clear(&f->r);
+        dx_err e = dx_expr_names_for(&f->a, cases[i].text, &names, &f->r);
+        assert_row_int_equal(i, e, cases[i].err);
+        assert_row_int_equal(i, names.type, DX_T_M);
+        if (e) {
+            assert_row_int_equal(i, names.n, 0);
+            assert_row_int_equal(i, f->r.offset, cases[i].offset);
+            assert_row_string_equal(i, f->r.message, "'#' must be followed by an attribute name");
+            continue;
+        }
+        dx_buf got = {0};
+        for (uint32_t k = 0; k < names.n; k++) {
+            const dx_member *m = &names.u.members[k];
+            assert_row_int_equal(i, m->value.type, DX_T_S);
+            dx_buf_printf(&got, "%s%.*s=%.*s", k ? " " : "", (int)m->name_len, m->name,
+                          (int)m->value.n, m->value.u.s);
+        }
+        assert_row_string_equal(i, got.ptr ? got.ptr : "", cases[i].want);
+        dx_buf_free(&got);
+    }
+
+    /* What it returns is what the condition needs: every name used, reserved words safe. */
+    const char *cond = "attribute_exists(#status) AND #size < :n AND #status <> :s";
+    dx_value names, values = V(&f->a, "M{':n': N'50', ':s': S'gone'}");
+    assert_int_equal(dx_expr_names_for(&f->a, cond, &names, &f->r), DX_OK);
+    dx_expr_env env;
+    assert_int_equal(dx_expr_env_init(&env, &f->a, &names, &values, &f->r), DX_OK);
+    dx_cond *c;
+    assert_int_equal(dx_cond_parse(&f->a, &env, NULL, cond, &c, &f->r), DX_OK);
+    assert_int_equal(dx_expr_env_check_unused(&env, &f->r), DX_OK);
+    dx_value item = V(&f->a, "M{'id': S'k', 'status': S'live', 'size': N'7'}");
+    bool ok = false;
+    assert_int_equal(dx_cond_eval(c, &item, &ok, &f->r), DX_OK);
+    assert_true(ok);
+
+    assert_int_equal(dx_expr_names_for(&f->a, NULL, &names, &f->r), DX_ERR_INVALID_ARG);
+    assert_int_equal(dx_expr_names_for(NULL, "#a", &names, &f->r), DX_ERR_INVALID_ARG);
+}
+
 /* What the builder writes parses, uses every placeholder and does what it says, whatever the names. */
 static void test_builder_round_trip(void **state) {
     fixture *f = *state;
@@ -1419,6 +1559,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_key_cond, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_cond_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_match_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_cmp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_copy_on_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_errors, setup, teardown),
@@ -1427,6 +1568,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_env_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_unused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_for, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builder_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),

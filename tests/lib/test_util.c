@@ -1,8 +1,8 @@
 /*
  * test_util.c - lib/util.c: string views, the arena (alignment, chunk
  * boundaries, big allocations, reset and release), the growable buffer
- * (printf growth, JSON string escaping), UTF-8 validation, hashing, the PRNG
- * and the clocks.
+ * (printf growth, JSON string escaping), UTF-8 validation, hashing, the PRNG,
+ * the clocks, and the edit distance behind "did you mean".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -460,6 +460,72 @@ static void test_random_bytes_and_wipe(void **state) {
     dx_memwipe(b, 0);
 }
 
+/* ---------------------------------------------------------------- suggestions */
+
+static void test_edit_distance(void **state) {
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        size_t d;
+    } cases[] = {
+        {"", "", 0},
+        {"abc", "abc", 0},
+        {"", "abc", 3},
+        {"abc", "", 3},
+        {"conditon", "condition", 1},  /* deletion */
+        {"workerz", "workers", 1},     /* substitution */
+        {"workerss", "workers", 1},    /* insertion */
+        {"kitten", "sitting", 3},
+        {"flaw", "lawn", 2},
+        {"rn", "run", 1},
+        {"abc", "cba", 2},
+        {"in_flight", "in-flight", 1},
+        /* 63 bytes is still measured; 64 is "far" whatever the strings */
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "a", 62},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "a", 64},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_row_int_equal(i, dx_edit_distance(cases[i].a, cases[i].b), cases[i].d);
+        assert_row_int_equal(i, dx_edit_distance(cases[i].b, cases[i].a), cases[i].d);
+    }
+}
+
+static void test_suggest(void **state) {
+    (void)state;
+    static const char *const keys[] = {"path", "format", "compression", "json", "csv", NULL};
+    static const char *const ties[] = {"cat", "bat", "hat"};
+    static const struct {
+        const char *name;
+        const char *const *cands;
+        size_t n, max;
+        const char *want; /* NULL: no suggestion */
+    } cases[] = {
+        {"fromat", keys, SIZE_MAX, 2, "format"},
+        {"pth", keys, SIZE_MAX, 2, "path"},
+        {"jsno", keys, SIZE_MAX, 2, "json"},
+        {"compresion", keys, SIZE_MAX, 2, "compression"},
+        {"zzzzzz", keys, SIZE_MAX, 2, NULL},     /* nothing close */
+        {"fromat", keys, SIZE_MAX, 1, NULL},     /* 2 edits, only 1 allowed */
+        {"path", keys, SIZE_MAX, 0, "path"},     /* exact */
+        {"csvv", keys, SIZE_MAX, 2, "csv"},
+        {"csvv", keys, 4, 2, NULL},              /* n stops before "csv" */
+        {"jsn", keys, 4, 2, "json"},
+        {"rat", ties, 3, 1, "cat"},              /* a tie: the first */
+        {"hat", ties, 3, 1, "hat"},              /* exact beats the earlier near ones */
+        {"x", keys, 0, 5, NULL},                 /* no candidates */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = dx_suggest(cases[i].name, cases[i].cands, cases[i].n, cases[i].max);
+        if (!cases[i].want) {
+            assert_row_true(i, got == NULL);
+        } else {
+            assert_row_string_equal(i, got, cases[i].want);
+        }
+    }
+}
+
 static void test_clocks(void **state) {
     (void)state;
     uint64_t n1 = dx_now_ns(), m1 = dx_now_ms();
@@ -486,6 +552,8 @@ int main(void) {
         cmocka_unit_test(test_hash64),
         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_random_bytes_and_wipe),
+        cmocka_unit_test(test_edit_distance),
+        cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

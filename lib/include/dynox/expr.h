@@ -145,6 +145,18 @@ dx_err dx_key_cond_from_cond(dx_arena *a, const dx_cond *c, const char *hash_nam
 /* true when value v (the item's sort key) satisfies the sort key part of kc. */
 bool dx_key_cond_match_range(const dx_key_cond *kc, const dx_value *v);
 
+/*
+ * The order of items by key that dumps use (dx_mem_dump, `dynox table
+ * dump`), so that two dumps of equal tables are byte-identical: by partition
+ * key value, then by sort key value (within a partition, the order Query
+ * returns), each compared with dx_value_cmp (N numerically, S and B as
+ * unsigned bytes). hash_a and hash_b must not be NULL; range_a and range_b
+ * are NULL for a table without a sort key (a missing one sorts first).
+ * Returns <0, 0, >0. Pure: thread-safe.
+ */
+int dx_key_cmp(const dx_value *hash_a, const dx_value *range_a, const dx_value *hash_b,
+               const dx_value *range_b);
+
 /* --- Updates --- */
 
 typedef struct dx_update_expr dx_update_expr;
@@ -230,6 +242,20 @@ const dx_value *dx_eb_values(dx_expr_builder *b, dx_value *storage);
 dx_err dx_eb_update_set(dx_expr_builder *b, const dx_member *fields, size_t n, dx_buf *out);
 /* Appends "attribute_exists(#nK)" / "attribute_not_exists(#nK)". */
 dx_err dx_eb_exists(dx_expr_builder *b, const char *attr, bool exists, dx_buf *out);
+
+/*
+ * ExpressionAttributeNames for text a user wrote with "#name" placeholders,
+ * each #name standing for the attribute called name (the convention of job
+ * files and `dynox put --condition`, which lets reserved words such as
+ * #status be used): {"#status": "status", ...}, one member per distinct
+ * placeholder in order of first use. *out is an M allocated in a (names
+ * included); out->n is 0 when text has none (send no map then: DynamoDB
+ * rejects an empty one). A placeholder is '#' followed by [A-Za-z0-9_]+, as
+ * the parser reads it. DX_ERR_VALIDATION when a '#' is followed by no name
+ * character (r->offset is its byte offset), DX_ERR_INVALID_ARG for a NULL a
+ * or text, DX_ERR_NOMEM; *out is then an empty M. Not thread-safe on a.
+ */
+dx_err dx_expr_names_for(dx_arena *a, const char *text, dx_value *out, dx_result *r);
 
 #ifdef __cplusplus
 }

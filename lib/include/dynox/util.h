@@ -120,6 +120,21 @@ uint64_t dx_hash64(const void *p, size_t n, uint64_t seed);
 /* true when the n bytes are well-formed UTF-8 (no overlongs, no surrogates). */
 bool dx_utf8_valid(const char *s, size_t n);
 
+/*
+ * "Did you mean" for names: option names, job file keys, commands.
+ *
+ * dx_edit_distance is the Levenshtein distance between a and b (byte
+ * insertions, deletions and substitutions). It is meant for short names: when
+ * either string is longer than 63 bytes the result is 64 ("far"), whatever
+ * the strings. dx_suggest returns the candidate nearest to name when its
+ * distance is at most max_dist (the first one on a tie), else NULL. It looks
+ * at candidates[0..n) and stops early at a NULL entry, so a NULL-terminated
+ * list can be passed with n = SIZE_MAX. Both are pure: thread-safe, no
+ * allocation.
+ */
+size_t dx_edit_distance(const char *a, const char *b);
+const char *dx_suggest(const char *name, const char *const *candidates, size_t n, size_t max_dist);
+
 #ifdef __cplusplus
 }
 #endif
