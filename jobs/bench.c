@@ -39,6 +39,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "backend.h"
 #include "mapper.h"
 #include "reader.h"
 #include "report.h"
@@ -863,29 +864,23 @@ static dx_err open_client(const dxj_bench_opts *o, uint32_t max_inflight, dx_cli
     memset(&copts, 0, sizeof copts);
     copts.retry = o->retry;
     copts.rate = o->rate;
-    if (!o->dynamodb) {
-        dx_mem_opts mo;
-        memset(&mo, 0, sizeof mo);
-        mo.simulate_capacity = o->table_wcu > 0 || o->table_rcu > 0;
-        dx_err e = dx_mem_client_new(&mo, &copts, out);
-        if (e) return dx_fail(r, e, NULL, "could not create the memory backend");
-        return DX_OK;
-    }
+    dxj_backend_spec b;
+    memset(&b, 0, sizeof b);
+    b.type = o->dynamodb ? DXJ_BACKEND_DYNAMODB : DXJ_BACKEND_MEMORY;
+    b.endpoint = (char *)o->endpoint;
+    b.region = (char *)o->region;
+    b.profile = (char *)o->profile;
+    b.insecure = o->insecure;
+    b.sim_wcu = o->table_wcu; /* memory: simulate capacity when the table has some */
+    b.sim_rcu = o->table_rcu;
     dx_env env = o->env ? *o->env : (dx_env){.get = no_env};
-    dx_aws_opts aws;
-    memset(&aws, 0, sizeof aws);
-    aws.profile = o->profile;
-    aws.region = o->region;
-    aws.endpoint_url = o->endpoint;
-    dx_ddb_opts dopts;
-    memset(&dopts, 0, sizeof dopts);
-    dx_ddb_env store;
-    memset(&store, 0, sizeof store);
-    dx_err e = dx_ddb_opts_from_env(&dopts, &store, &env, &aws, r);
+    dxj_backend_conn conn;
+    dx_err e = dxj_backend_open(&conn, &b, false, &env, r);
     if (e) return e;
-    dopts.insecure = o->insecure;
-    dopts.max_inflight = max_inflight;
-    return dx_ddb_client_new(&dopts, &copts, out, r);
+    conn.ddb.max_inflight = max_inflight;
+    e = dxj_backend_client(&conn, &copts, out, r); /* takes the credentials over */
+    dxj_backend_close(&conn);
+    return e;
 }
 
 /* Waits until the table is ACTIVE (tables are created asynchronously by DynamoDB). */
