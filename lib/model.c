@@ -574,6 +574,11 @@ static dx_err mf_keys(mf_ctx *c, const cJSON *j, const char *where, const char *
                 if (w < 0 || (size_t)w >= sizeof list - used) break;
                 used += (size_t)w;
             }
+            const char *near = dx_suggest(k->string, allowed, SIZE_MAX, 2);
+            if (near)
+                return failp(c->r, DX_ERR_CONFIG, k->string, c->prefix,
+                             "%s: unknown key '%s' (did you mean '%s'? allowed here: %s)", where,
+                             k->string, near, list);
             return failp(c->r, DX_ERR_CONFIG, k->string, c->prefix,
                          "%s: unknown key '%s' (allowed here: %s)", where, k->string, list);
         }
