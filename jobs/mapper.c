@@ -34,6 +34,10 @@
  *   (checked by a structural pre-scan, only for lines whose first value
  *   looks so). A top-level "_dynox" member is metadata from a rejects or
  *   failures file and is never an attribute.
+ * CSV text that is stored as it is (strings, datetimes) is not copied: the
+ * value points at the field in the record's chunk, which lives as long as
+ * the row; numbers are sized as they are converted, so the item size check
+ * costs no second pass over the values.
  * Null (the CSV null marker, JSON null, {"NULL":true}) and an empty set
  * mean "no value": omitted in puts (defaults then apply), REMOVE in updates,
  * unless operation.null_stores, which stores NULL. Defaults and constants in
@@ -108,6 +112,7 @@ typedef struct row {
     dx_value *vals;
     uint8_t *state;
     const char **src; /* per attribute: the column/key it came from (for messages) */
+    uint32_t *vsize;  /* per attribute: dx_value_size of vals[i] + 1 when conversion knew it, else 0 */
     dx_result *r;
 } row;
 
@@ -224,11 +229,12 @@ static bool bool_word(const char *s, size_t n, bool *out) {
 }
 
 static dx_err conv_number(const row *rw, size_t idx, const char *s, size_t n, dx_value *out) {
-    dx_result in;
-    dx_result_clear(&in);
-    dx_err e = dx_value_num(rw->a, s, n, out, &in);
+    dx_err e = dx_value_num(rw->a, s, n, out, NULL);
     if (e == DX_ERR_NOMEM) return nomem(rw);
     if (e) {
+        dx_result in; /* only now: the result is large, and rows are many */
+        dx_result_clear(&in);
+        dx_value_num(rw->a, s, n, out, &in);
         bool range = strstr(in.message, "overflow") || strstr(in.message, "underflow") ||
                      strstr(in.message, "significant");
         if (range) return bad(rw, idx, DX_ERR_VALIDATION, "%s (got %.*s%s)", in.message, show_len(n), s, show_more(n));
@@ -388,14 +394,19 @@ static dx_err conv_json_text(const row *rw, size_t idx, const char *s, size_t n,
  * CSV text for attribute idx. *st gets ST_VALUE, ST_ABSENT (an empty field of a
  * non-string attribute) or ST_NULL (an empty set).
  */
+/*
+ * borrow: s is NUL-terminated and lives as long as the row (a CSV field in its
+ * chunk), so text values may point at it instead of being copied.
+ */
 static dx_err conv_text(const row *rw, size_t idx, const char *s, size_t n, dx_value *out,
-                        uint8_t *st) {
+                        uint8_t *st, bool borrow) {
     const dx_attr_def *d = rw->mp->attrs[idx];
     *st = ST_VALUE;
     if (d->type == DX_ATTR_STRING) {
-        char *t = dx_arena_strndup(rw->a, s, n);
+        const char *t = borrow && s[n] == 0 ? s : dx_arena_strndup(rw->a, s, n);
         if (!t) return nomem(rw);
         *out = dx_vsn(t, n);
+        rw->vsize[idx] = (uint32_t)n + 1;
         return DX_OK;
     }
     if (d->type == DX_ATTR_NUMBER || d->type == DX_ATTR_BOOL || d->type == DX_ATTR_DATETIME ||
@@ -408,7 +419,6 @@ static dx_err conv_text(const row *rw, size_t idx, const char *s, size_t n, dx_v
     dx_err e;
     dx_value plain;
     dx_result in;
-    dx_result_clear(&in);
     switch (d->type) {
     case DX_ATTR_STRING:
         break;
@@ -418,13 +428,18 @@ static dx_err conv_text(const row *rw, size_t idx, const char *s, size_t n, dx_v
                        "needs ISO 8601 text such as \"2026-11-25T12:00:00Z\" "
                        "(YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)), got \"%.*s%s\"",
                        show_len(n), s, show_more(n));
-        char *t = dx_arena_strndup(rw->a, s, n);
+        /* trimmed: a borrowed field is NUL-terminated only when nothing was cut off its end */
+        const char *t = borrow && s[n] == 0 ? s : dx_arena_strndup(rw->a, s, n);
         if (!t) return nomem(rw);
         *out = dx_vsn(t, n);
+        rw->vsize[idx] = (uint32_t)n + 1;
         return DX_OK;
     }
     case DX_ATTR_NUMBER:
-        return conv_number(rw, idx, s, n, out);
+        e = conv_number(rw, idx, s, n, out);
+        /* dx_value_num writes canonical text: sized from the text, no parse */
+        if (!e) rw->vsize[idx] = (uint32_t)dx_num_canon_size(out->u.s, out->n) + 1;
+        return e;
     case DX_ATTR_TTL:
         return conv_ttl(rw, idx, s, n, out);
     case DX_ATTR_BOOL: {
@@ -434,6 +449,7 @@ static dx_err conv_text(const row *rw, size_t idx, const char *s, size_t n, dx_v
                        "needs true or false (also 1/0, yes/no, in any case), got \"%.*s%s\"",
                        show_len(n), s, show_more(n));
         *out = dx_vbool(b);
+        rw->vsize[idx] = 2;
         return DX_OK;
     }
     case DX_ATTR_BINARY:
@@ -445,6 +461,7 @@ static dx_err conv_text(const row *rw, size_t idx, const char *s, size_t n, dx_v
     case DX_ATTR_STRING_SET:
     case DX_ATTR_NUMBER_SET:
     case DX_ATTR_BINARY_SET:
+        dx_result_clear(&in);
         e = dx_decode_plain(rw->a, s, n, &plain, &in);
         if (e == DX_ERR_NOMEM) return nomem(rw);
         if (e)
@@ -507,7 +524,7 @@ static dx_err conv_json(const row *rw, size_t idx, dx_jcur *c, dx_result *jr, bo
     if (ch == '"') {
         dx_str s;
         if (dx_jcur_string(c, &s) != DX_OK) return syntax(rw, jr, d->name);
-        if (csvtext) return conv_text(rw, idx, s.ptr, s.len, out, st);
+        if (csvtext) return conv_text(rw, idx, s.ptr, s.len, out, st, false);
         switch (d->type) {
         case DX_ATTR_STRING:
         case DX_ATTR_DATETIME: {
@@ -661,7 +678,7 @@ static dx_err map_csv(row *rw, const dxj_record *rec) {
             rw->state[idx] = ST_NULL;
             continue;
         }
-        dx_err e = conv_text(rw, idx, f->ptr, f->len, &rw->vals[idx], &rw->state[idx]);
+        dx_err e = conv_text(rw, idx, f->ptr, f->len, &rw->vals[idx], &rw->state[idx], true);
         if (e) return e;
     }
     return DX_OK;
@@ -872,10 +889,34 @@ static dx_err check_key(row *rw, size_t idx) {
 }
 
 /* Per operation: defaults, checks, and the three views of the row. */
+/* "attribute '<name>' is required ...": the put is missing attribute i. */
+static dx_err missing_required(const row *rw, size_t i) {
+    const dxj_mapper *mp = rw->mp;
+    const dx_attr_def *d = mp->attrs[i];
+    const char *kind = mp->fmt == DXJ_FMT_CSV ? "column" : "key";
+    if (rw->src[i])
+        return dx_fail(rw->r, DX_ERR_VALIDATION, d->name,
+                       "attribute '%s' is required by model %s, but this row has no "
+                       "value for it (%s '%s' is empty or null)",
+                       d->name, mp->mname, kind, rw->src[i]);
+    return dx_fail(rw->r, DX_ERR_VALIDATION, d->name,
+                   "attribute '%s' is required by model %s, but this row has no "
+                   "value for it",
+                   d->name, mp->mname);
+}
+
+/*
+ * Per operation: defaults, checks, and the three views of the row. Three
+ * passes over the attributes (rows are many): states and counts, the key,
+ * then required attributes, the views and the size together, so the first
+ * error in attribute order is still the one reported.
+ */
 static dx_err finish(row *rw, dxj_mapped *out) {
     const dxj_mapper *mp = rw->mp;
     dx_err e;
     bool put = mp->op == DXJ_OP_PUT;
+    bool by_key = by_key_only(mp->op);
+    size_t ni = 0, nk = 0, n = 0;
     for (size_t i = 0; i < mp->nattrs; i++) {
         if (!wanted(mp, i)) {
             rw->state[i] = ST_ABSENT;
@@ -883,65 +924,50 @@ static dx_err finish(row *rw, dxj_mapped *out) {
         }
         if (rw->state[i] == ST_NULL && mp->null_stores && !is_key(mp, i)) {
             rw->vals[i] = dx_vnull();
+            rw->vsize[i] = 0;
             rw->state[i] = ST_VALUE;
         }
-        if (!put) continue;
-        if (rw->state[i] == ST_NULL) rw->state[i] = ST_ABSENT; /* omitted: defaults apply */
-        if (rw->state[i] != ST_ABSENT) continue;
-        const dx_attr_def *d = mp->attrs[i];
-        if (mp->defaults[i].type != DX_T_NONE) {
-            rw->vals[i] = mp->defaults[i];
-            rw->state[i] = ST_VALUE;
-        } else if (d->gen != DX_GEN_NONE) {
-            e = dx_gen_value(d->gen, rw->a, &rw->vals[i]);
-            if (e) return nomem(rw);
-            rw->state[i] = ST_VALUE;
-        }
-    }
-    if ((e = check_key(rw, mp->hash)) != DX_OK || (e = check_key(rw, mp->range)) != DX_OK) return e;
-    if (put) {
-        for (size_t i = 0; i < mp->nattrs; i++) {
-            const dx_attr_def *d = mp->attrs[i];
-            if (d->required && rw->state[i] != ST_VALUE) {
-                const char *kind = mp->fmt == DXJ_FMT_CSV ? "column" : "key";
-                if (rw->src[i])
-                    return dx_fail(rw->r, DX_ERR_VALIDATION, d->name,
-                                   "attribute '%s' is required by model %s, but this row has no "
-                                   "value for it (%s '%s' is empty or null)",
-                                   d->name, mp->mname, kind, rw->src[i]);
-                return dx_fail(rw->r, DX_ERR_VALIDATION, d->name,
-                               "attribute '%s' is required by model %s, but this row has no "
-                               "value for it",
-                               d->name, mp->mname);
+        if (put) {
+            if (rw->state[i] == ST_NULL) rw->state[i] = ST_ABSENT; /* omitted: defaults apply */
+            if (rw->state[i] == ST_ABSENT) {
+                const dx_attr_def *d = mp->attrs[i];
+                rw->vsize[i] = 0;
+                if (mp->defaults[i].type != DX_T_NONE) {
+                    rw->vals[i] = mp->defaults[i];
+                    rw->state[i] = ST_VALUE;
+                } else if (d->gen != DX_GEN_NONE) {
+                    e = dx_gen_value(d->gen, rw->a, &rw->vals[i]);
+                    if (e) return nomem(rw);
+                    rw->state[i] = ST_VALUE;
+                }
             }
         }
-    }
-    /*
-     * One array holds the three views: the item (model order), the key
-     * (hash, range) and the fields (non-key attributes; for updates a null
-     * is a removal, DX_T_NONE).
-     */
-    bool by_key = by_key_only(mp->op);
-    size_t ni = 0, nk = 0, n = 0;
-    for (size_t i = 0; i < mp->nattrs; i++) {
         uint8_t sti = rw->state[i];
         ni += sti == ST_VALUE;
         if (is_key(mp, i)) nk += sti == ST_VALUE;
         else n += !by_key && (sti == ST_VALUE || (!put && sti == ST_NULL));
     }
+    if ((e = check_key(rw, mp->hash)) != DX_OK || (e = check_key(rw, mp->range)) != DX_OK) return e;
+    /*
+     * One array holds the three views: the item (model order), the key
+     * (hash, range) and the fields (non-key attributes; for updates a null
+     * is a removal, DX_T_NONE).
+     */
     dx_member *all = dx_arena_alloc(rw->a, (ni + nk + n + 1) * sizeof *all);
     if (!all) return nomem(rw);
     dx_member *it = all, *ky = all + ni, *f = all + ni + nk;
-    size_t k = 0, kf = 0;
+    size_t k = 0, kf = 0, size = 0; /* size: dx_item_size of the item, from what conversion knew */
     for (size_t i = 0; i < mp->nattrs; i++) {
         uint8_t sti = rw->state[i];
+        if (put && sti != ST_VALUE && mp->attrs[i]->required) return missing_required(rw, i);
         if (sti == ST_VALUE) {
             it[k].name = mp->attrs[i]->name;
             it[k].name_len = mp->nlen[i];
             it[k].value = rw->vals[i];
             k++;
+            size += mp->nlen[i] + (rw->vsize[i] ? rw->vsize[i] - 1 : dx_value_size(&rw->vals[i]));
         }
-        if (!is_key(mp, i) && !by_key && (sti == ST_VALUE || (!put && sti == ST_NULL))) {
+        if (!by_key && (sti == ST_VALUE || (!put && sti == ST_NULL)) && !is_key(mp, i)) {
             f[kf].name = mp->attrs[i]->name;
             f[kf].name_len = mp->nlen[i];
             f[kf].value = sti == ST_VALUE ? rw->vals[i] : (dx_value){0};
@@ -972,7 +998,6 @@ static dx_err finish(row *rw, dxj_mapped *out) {
                        "nothing to update: the row gives no attribute besides the key (every "
                        "other %s is absent or empty)",
                        mp->fmt == DXJ_FMT_CSV ? "column" : "key");
-    size_t size = dx_item_size(&out->item);
     if (size > mp->limit)
         return dx_fail(rw->r, DX_ERR_ITEM_TOO_LARGE, NULL,
                        "item is %zu bytes, over the limit of %zu%s", size, mp->limit,
@@ -991,12 +1016,13 @@ dx_err dxj_map(const dxj_mapper *mp, const dxj_record *rec, dx_arena *a, dxj_map
     if (rec->error) return dx_fail(r, DX_ERR_PARSE, NULL, "%s", rec->error);
     row rw = {.mp = mp, .a = a, .r = r};
     size_t n = mp->nattrs;
-    /* One block for the per-attribute slots: values, sources, states. */
-    char *blk = dx_arena_calloc(a, n * (sizeof *rw.vals + sizeof *rw.src + 1) + 1);
+    /* One block for the per-attribute slots: values, sources, sizes, states. */
+    char *blk = dx_arena_calloc(a, n * (sizeof *rw.vals + sizeof *rw.src + sizeof *rw.vsize + 1) + 1);
     if (!blk) return nomem(&rw);
     rw.vals = (dx_value *)(void *)blk;
     rw.src = (const char **)(void *)(blk + n * sizeof *rw.vals);
-    rw.state = (uint8_t *)(blk + n * (sizeof *rw.vals + sizeof *rw.src));
+    rw.vsize = (uint32_t *)(void *)(blk + n * (sizeof *rw.vals + sizeof *rw.src));
+    rw.state = (uint8_t *)(blk + n * (sizeof *rw.vals + sizeof *rw.src + sizeof *rw.vsize));
     bool csv = rec->fields != NULL || (mp->fmt == DXJ_FMT_CSV && !rec->text.ptr);
     dx_err e = csv ? map_csv(&rw, rec) : map_json(&rw, rec);
     if (e) return e;
@@ -1009,6 +1035,7 @@ dx_err dxj_map(const dxj_mapper *mp, const dxj_record *rec, dx_arena *a, dxj_map
                            "remove the key, the constant, or map the key to null",
                            rw.src[i], mp->attrs[i]->name);
         rw.vals[i] = mp->consts[i];
+        rw.vsize[i] = 0;
         rw.state[i] = mp->cstate[i];
     }
     return finish(&rw, out);

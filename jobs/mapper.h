@@ -59,7 +59,8 @@ dx_err dxj_mapper_new(const dx_model *m, const dxj_mapping *map, const dxj_opera
                       dxj_mapper **out, dx_result *r);
 void dxj_mapper_free(dxj_mapper *mp);
 
-/* Maps one record; results are allocated in a. */
+/* Maps one record; results are allocated in a, and may point into the record's own memory
+ * (its chunk) and into the mapper: keep both while the results are in use. */
 dx_err dxj_map(const dxj_mapper *mp, const dxj_record *rec, dx_arena *a, dxj_mapped *out,
                dx_result *r);
 

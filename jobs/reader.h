@@ -32,7 +32,8 @@ typedef struct dxj_record {
     uint64_t index;  /* 1-based ordinal among the data records of this input */
     uint64_t line;   /* physical line where the record starts (1-based; CSV header is line 1) */
     uint64_t offset; /* byte offset of its start in the decompressed stream */
-    /* CSV: fields in column order; a field equal to the null marker has ptr == NULL. */
+    /* CSV: fields in column order, each NUL-terminated (ptr[len] == 0); a field equal to
+     * the null marker has ptr == NULL. */
     dx_str *fields;
     uint32_t nfields;
     /* JSONL: the line without its newline. */

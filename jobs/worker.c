@@ -124,16 +124,28 @@ static void key_text(const dx_value *key, char *out, size_t n) {
     dx_buf_free(&b);
 }
 
-/* Order-independent hash of a key (an M of scalars). */
+/*
+ * Order-independent hash of a key (an M of scalars), only to skip the deep
+ * comparison of keys that differ: the keys of one job all have the same
+ * attribute names, so only the values are hashed, numbers in canonical form
+ * ("1.50" and "1.5" are one key, as dx_value_equal says).
+ */
 static uint64_t key_hash(const dx_value *key) {
-    uint64_t h = 0;
+    uint64_t h = key->n;
     for (uint32_t i = 0; i < key->n; i++) {
-        const dx_member *m = &key->u.members[i];
-        uint64_t x = dx_hash64(m->name, m->name_len, 0x6b6579u);
-        const dx_value *v = &m->value;
+        const dx_value *v = &key->u.members[i].value;
+        const char *s = v->u.s;
+        size_t n = v->n;
+        char text[DX_NUM_TEXT_MAX];
+        dx_num x;
+        if (v->type == DX_T_N && !dx_num_is_canonical(s, n) && dx_num_parse(s, n, &x, NULL) == DX_OK) {
+            n = dx_num_format(&x, text);
+            s = text;
+        }
         if (v->type == DX_T_S || v->type == DX_T_N || v->type == DX_T_B)
-            x = dx_hash64(v->u.s, v->n, x ^ v->type);
-        h += x;
+            h += dx_hash64(s, n, 0x6b6579u ^ v->type);
+        else
+            h += v->type;
     }
     return h;
 }

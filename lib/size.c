@@ -15,13 +15,49 @@
 
 #include <string.h>
 
+size_t dx_num_stored_size(const dx_num *x) {
+    if (x->ndigits == 0) return 1;
+    size_t nd = x->ndigits;
+    /* JavaScript's e % 2 is nonzero for odd negative e, and so is C's. */
+    return 1 + (nd + 1) / 2 + ((nd % 2 == 0 && x->exp % 2 == 0) ? 1 : 0) + (x->neg ? 1 : 0);
+}
+
+/*
+ * DynamoDB's size of a number whose text dx_num_is_canonical accepts (what
+ * dx_num_stored_size gives after parsing it): significant digits and the
+ * exponent's parity read off the text.
+ */
+size_t dx_num_canon_size(const char *s, size_t n) {
+    size_t neg = s[0] == '-', i = neg, nd;
+    long e;
+    if (n - neg == 1 && s[i] == '0') return 1; /* "0" */
+    if (s[i] == '0') { /* 0.000ddd */
+        i += 2;
+        size_t z = 0;
+        while (s[i + z] == '0') z++;
+        e = -(long)z - 1;
+        nd = n - i - z;
+    } else {
+        const char *dot = memchr(s + i, '.', n - i);
+        size_t ilen = dot ? (size_t)(dot - s) - i : n - i;
+        e = (long)ilen - 1;
+        if (dot) {
+            nd = n - i - 1;
+        } else {
+            size_t t = n;
+            while (s[t - 1] == '0') t--;
+            nd = t - i;
+        }
+    }
+    /* As dx_num_stored_size: JavaScript's e % 2 is nonzero for odd negative e, and so is C's. */
+    return 1 + (nd + 1) / 2 + ((nd % 2 == 0 && e % 2 == 0) ? 1 : 0) + neg;
+}
+
 size_t dx_num_size(const char *s, size_t n) {
+    if (dx_num_is_canonical(s, n)) return dx_num_canon_size(s, n);
     dx_num x;
     if (dx_num_parse(s, n, &x, NULL) != DX_OK) return n;
-    if (x.ndigits == 0) return 1;
-    size_t nd = x.ndigits;
-    /* JavaScript's e % 2 is nonzero for odd negative e, and so is C's. */
-    return 1 + (nd + 1) / 2 + ((nd % 2 == 0 && x.exp % 2 == 0) ? 1 : 0) + (x.neg ? 1 : 0);
+    return dx_num_stored_size(&x);
 }
 
 size_t dx_value_size(const dx_value *v) {

@@ -10,11 +10,17 @@
  * Arithmetic is exact, digit by digit, in a fixed stack buffer wide enough
  * for any two numbers inside DynamoDB's range.
  *
- * dx_value_flatten is on the memory backend's hot path (once per stored
- * item): it measures the whole tree first, then makes one malloc, and copies
- * with two cursors, nodes (aligned dx_value / dx_member arrays) first and
- * bytes after, so no node ever needs its own allocation. Numbers already in
- * canonical form are recognised by a single scan and copied as they are.
+ * dx_value_flatten measures the whole tree first, then makes one malloc, and
+ * copies with two cursors, nodes (aligned dx_value / dx_member arrays) first
+ * and bytes after, so no node ever needs its own allocation. Numbers already
+ * in canonical form are recognised by a single scan and copied as they are.
+ *
+ * The memory backend's hot path (once per stored item) is dx_item_check, one
+ * walk that validates, sizes (dx_item_size) and measures the packed form,
+ * then dx_value_pack into a block the backend places itself. Maps are put in
+ * name order by sorting one-byte indices on 8-byte name prefixes, or by
+ * checking the caller's hint (the order of its previous item) in n - 1
+ * comparisons, so 32-byte members are never shuffled.
  *
  * Validation and equality on large sets and maps (more than a few dozen
  * members) sort scratch index arrays instead of comparing every pair, so a
@@ -23,9 +29,13 @@
  *
  * Must never: go through double except in the *_double accessors; allocate
  * outside the arena it is given, except flatten's single block and that
- * scratch (freed before the call returns); keep any state between calls.
+ * scratch (freed before the call returns; packing a map of more than 32
+ * members uses some too); keep any state between calls (a pack hint is the
+ * caller's).
  */
 #include "dynox/value.h"
+
+#include "dynox/size.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -206,7 +216,17 @@ dx_err dx_num_parse(const char *s, size_t n, dx_num *out, dx_result *r) {
     out->neg = neg;
     out->ndigits = (uint8_t)nd;
     out->exp = (int16_t)e;
-    for (size_t k = 0; k < nd; k++) out->digits[k] = DIGIT_AT(f + k);
+    /* The digits f..l lie in the integer part, the fraction, or both. */
+    char *o = out->digits;
+    if (f < int_len) {
+        size_t end = l < int_len ? l + 1 : int_len;
+        memcpy(o, s + int_start + f, end - f);
+        o += end - f;
+    }
+    if (l >= int_len) {
+        size_t from = f > int_len ? f - int_len : 0;
+        memcpy(o, s + frac_start + from, l - int_len + 1 - from);
+    }
 #undef DIGIT_AT
     return DX_OK;
 }
@@ -250,6 +270,17 @@ size_t dx_num_format(const dx_num *x, char *out) {
     }
     *o = 0;
     return (size_t)(o - out);
+}
+
+/* Length of dx_num_format's text for x, without formatting it. */
+static size_t num_canon_len(const dx_num *x) {
+    if (x->ndigits == 0) return 1;
+    size_t nd = x->ndigits, len = x->neg ? 1 : 0;
+    if (x->exp >= 0) {
+        size_t ilen = (size_t)x->exp + 1;
+        return len + (nd <= ilen ? ilen : nd + 1);
+    }
+    return len + 2 + (size_t)(-x->exp - 1) + nd;
 }
 
 /* Compares magnitudes only. */
@@ -423,6 +454,49 @@ dx_err dx_num_from_double(double v, dx_num *out, dx_result *r) {
     return dx_num_parse(text, (size_t)n, out, r);
 }
 
+/*
+ * true when s is already the canonical text of a valid number, so flatten can
+ * copy it as it is. Conservative: anything it is unsure of goes the slow way
+ * (parse + format), which gives the same answer.
+ */
+static bool num_is_canonical(const char *s, size_t n) {
+    size_t i = 0;
+    if (n == 0) return false;
+    if (s[0] == '-') i = 1;
+    if (i >= n) return false;
+    if (s[i] == '0') {
+        if (i + 1 == n) return i == 0; /* "0" yes, "-0" no */
+        if (s[i + 1] != '.') return false;
+        i += 2;
+        size_t fs = i;
+        while (i < n && s[i] == '0') i++;
+        size_t z = i - fs;
+        size_t ds = i;
+        while (i < n && is_digit(s[i])) i++;
+        size_t nd = i - ds;
+        return i == n && nd > 0 && nd <= DX_NUM_MAX_DIGITS && s[n - 1] != '0' &&
+               z <= (size_t)(-NUM_EXP_MIN - 1);
+    }
+    size_t is = i;
+    while (i < n && is_digit(s[i])) i++;
+    size_t ilen = i - is;
+    if (ilen == 0 || ilen > NUM_EXP_MAX + 1) return false;
+    if (i == n) {
+        size_t t = n;
+        while (s[t - 1] == '0') t--;
+        return t - is <= DX_NUM_MAX_DIGITS;
+    }
+    if (s[i] != '.') return false;
+    i++;
+    size_t fs = i;
+    while (i < n && is_digit(s[i])) i++;
+    size_t flen = i - fs;
+    return i == n && flen > 0 && s[n - 1] != '0' && ilen + flen <= DX_NUM_MAX_DIGITS;
+}
+
+
+bool dx_num_is_canonical(const char *s, size_t n) { return s && num_is_canonical(s, n); }
+
 /* ---------------------------------------------------------------- N values */
 
 static dx_err need_n(const dx_value *v, dx_num *x, dx_result *r) {
@@ -456,6 +530,14 @@ dx_err dx_value_from_num(dx_arena *a, const dx_num *x, dx_value *out) {
 }
 
 dx_err dx_value_num(dx_arena *a, const char *text, size_t n, dx_value *out, dx_result *r) {
+    if (text && num_is_canonical(text, n)) { /* valid, and already as dx_num_format writes it */
+        char *p = dx_arena_strndup(a, text, n);
+        if (!p) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory storing a number");
+        out->type = DX_T_N;
+        out->n = (uint32_t)n;
+        out->u.s = p;
+        return DX_OK;
+    }
     dx_num x;
     dx_err e = dx_num_parse(text, n, &x, r);
     if (e) return e;
@@ -530,45 +612,18 @@ dx_err dx_value_copy(dx_arena *a, const dx_value *src, dx_value *dst) {
 
 /* ---------------------------------------------------------------- flatten */
 
-/*
- * true when s is already the canonical text of a valid number, so flatten can
- * copy it as it is. Conservative: anything it is unsure of goes the slow way
- * (parse + format), which gives the same answer.
- */
-static bool num_is_canonical(const char *s, size_t n) {
-    size_t i = 0;
-    if (n == 0) return false;
-    if (s[0] == '-') i = 1;
-    if (i >= n) return false;
-    if (s[i] == '0') {
-        if (i + 1 == n) return i == 0; /* "0" yes, "-0" no */
-        if (s[i + 1] != '.') return false;
-        i += 2;
-        size_t fs = i;
-        while (i < n && s[i] == '0') i++;
-        size_t z = i - fs;
-        size_t ds = i;
-        while (i < n && is_digit(s[i])) i++;
-        size_t nd = i - ds;
-        return i == n && nd > 0 && nd <= DX_NUM_MAX_DIGITS && s[n - 1] != '0' &&
-               z <= (size_t)(-NUM_EXP_MIN - 1);
+/* Bytes of x as a LEB128 varint. */
+static size_t vlen(size_t x) {
+    size_t n = 1;
+    while (x >= 0x80) {
+        x >>= 7;
+        n++;
     }
-    size_t is = i;
-    while (i < n && is_digit(s[i])) i++;
-    size_t ilen = i - is;
-    if (ilen == 0 || ilen > NUM_EXP_MAX + 1) return false;
-    if (i == n) {
-        size_t t = n;
-        while (s[t - 1] == '0') t--;
-        return t - is <= DX_NUM_MAX_DIGITS;
-    }
-    if (s[i] != '.') return false;
-    i++;
-    size_t fs = i;
-    while (i < n && is_digit(s[i])) i++;
-    size_t flen = i - fs;
-    return i == n && flen > 0 && s[n - 1] != '0' && ilen + flen <= DX_NUM_MAX_DIGITS;
+    return n;
 }
+
+static int member_ptr_qcmp(const void *a, const void *b);
+
 
 typedef struct flat_size {
     size_t nodes; /* dx_value and dx_member arrays */
@@ -665,6 +720,65 @@ static void sort_members(dx_member *m, uint32_t n) {
     }
 }
 
+/* Above this many members, a map is copied as it is and then sorted with qsort. */
+#define ORDER_SMALL 32
+_Static_assert(ORDER_SMALL <= sizeof ((dx_pack_hint *)0)->ord, "a hint holds a small map's order");
+
+/* The first 8 bytes of a name, big-endian and zero-padded: compares like the
+ * name itself, except that equal keys need member_cmp to tell them apart. */
+static uint64_t name_key(const dx_member *m) {
+    uint64_t k = 0;
+    memcpy(&k, m->name, m->name_len < 8 ? m->name_len : 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    k = __builtin_bswap64(k);
+#endif
+    return k;
+}
+
+/*
+ * ord[] = 0..n-1 in name order (n <= ORDER_SMALL): an insertion sort of
+ * one-byte indices on 8-byte keys, so the 32-byte members are copied once,
+ * into place, and memcmp runs only for names sharing their first 8 bytes.
+ */
+static bool member_order(const dx_member *m, uint32_t n, uint8_t *ord, dx_pack_hint *hint) {
+    uint64_t key[ORDER_SMALL];
+    for (uint32_t i = 0; i < n; i++) key[i] = name_key(&m[i]);
+    if (hint && hint->n == n) {
+        /* The order that sorted the caller's previous map sorts this one if it
+         * puts these names in strictly increasing order: n - 1 comparisons. */
+        uint32_t i = n && hint->ord[0] < n ? 1 : n + 1;
+        for (; i < n; i++) {
+            uint8_t p = hint->ord[i - 1], q = hint->ord[i];
+            if (q >= n || (key[p] != key[q] ? key[p] > key[q] : member_cmp(&m[p], &m[q]) >= 0))
+                break;
+        }
+        if (i == n) {
+            memcpy(ord, hint->ord, n);
+            return true; /* strictly increasing: no name twice */
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) ord[i] = (uint8_t)i;
+    for (uint32_t i = 1; i < n; i++) {
+        uint8_t t = ord[i];
+        uint32_t j = i;
+        while (j > 0) {
+            uint8_t p = ord[j - 1];
+            bool greater = key[p] != key[t] ? key[p] > key[t] : member_cmp(&m[p], &m[t]) > 0;
+            if (!greater) break;
+            ord[j] = p;
+            j--;
+        }
+        ord[j] = t;
+    }
+    if (hint) {
+        hint->n = n;
+        memcpy(hint->ord, ord, n);
+    }
+    for (uint32_t i = 1; i < n; i++)
+        if (key[ord[i - 1]] == key[ord[i]] && member_cmp(&m[ord[i - 1]], &m[ord[i]]) == 0) return false;
+    return true;
+}
+
 /* Copies src into dst (already placed) using the measured space; cannot fail. */
 static void flat_copy(const dx_value *src, dx_value *dst, flat_cursor *c) {
     *dst = *src;
@@ -697,15 +811,19 @@ static void flat_copy(const dx_value *src, dx_value *dst, flat_cursor *c) {
     }
     case DX_T_M: {
         dx_member *m = (dx_member *)(void *)c->nodes;
-        c->nodes += (size_t)src->n * sizeof *m;
-        dst->u.members = src->n ? m : NULL;
-        for (uint32_t i = 0; i < src->n; i++) {
-            const dx_member *s = &src->u.members[i];
+        uint32_t n = src->n;
+        c->nodes += (size_t)n * sizeof *m;
+        dst->u.members = n ? m : NULL;
+        uint8_t ord[ORDER_SMALL];
+        bool small = n <= ORDER_SMALL;
+        if (small) (void)member_order(src->u.members, n, ord, NULL);
+        for (uint32_t i = 0; i < n; i++) {
+            const dx_member *s = &src->u.members[small ? ord[i] : i];
             m[i].name = flat_bytes(c, s->name, s->name_len);
             m[i].name_len = s->name_len;
             flat_copy(&s->value, &m[i].value, c);
         }
-        sort_members(m, src->n);
+        if (!small) sort_members(m, n);
         return;
     }
     case DX_T_NONE:
@@ -732,6 +850,250 @@ dx_err dx_value_flatten(const dx_value *v, dx_value **out, dx_result *r) {
     flat_copy(v, (dx_value *)(void *)block, &c);
     *out = (dx_value *)(void *)block;
     return DX_OK;
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/*
+ * The packed form, for storing many items compactly (the memory backend):
+ *   value   := tag (the dx_type, one byte) body
+ *   S, N, B := varint length, the bytes, a NUL        (numbers canonical)
+ *   BOOL    := one byte, 0 or 1                       NULL := nothing
+ *   L       := varint count, count values
+ *   SS, NS, BS := varint count, count x (varint length, bytes, NUL)
+ *   M       := varint count, count x (varint name length, name, NUL, value),
+ *              members sorted by name as dx_value_flatten sorts them
+ * Varints are LEB128. Every string keeps its NUL so that unpacked views can
+ * point into the block like flattened ones do.
+ */
+
+static size_t vput(unsigned char *p, size_t x) {
+    size_t n = 0;
+    while (x >= 0x80) {
+        p[n++] = (unsigned char)(x | 0x80);
+        x >>= 7;
+    }
+    p[n++] = (unsigned char)x;
+    return n;
+}
+
+static size_t vget(const unsigned char **p) {
+    size_t x = 0;
+    unsigned shift = 0;
+    for (;;) {
+        unsigned char b = *(*p)++;
+        x |= (size_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return x;
+        shift += 7;
+    }
+}
+
+static dx_err pack_measure(const dx_value *v, size_t *sz, dx_result *r) {
+    switch ((dx_type)v->type) {
+    case DX_T_S:
+    case DX_T_B:
+        *sz += 1 + vlen(v->n) + v->n + 1;
+        return DX_OK;
+    case DX_T_N: {
+        size_t len = flat_num_len(v, r);
+        if (len == (size_t)-1) return DX_ERR_VALIDATION;
+        *sz += 1 + vlen(len) + len + 1;
+        return DX_OK;
+    }
+    case DX_T_BOOL:
+        *sz += 2;
+        return DX_OK;
+    case DX_T_NULL:
+        *sz += 1;
+        return DX_OK;
+    case DX_T_SS:
+    case DX_T_NS:
+    case DX_T_BS:
+        *sz += 1 + vlen(v->n);
+        for (uint32_t i = 0; i < v->n; i++) {
+            const dx_value *e = &v->u.elems[i];
+            size_t len = e->n;
+            if (v->type == DX_T_NS && (len = flat_num_len(e, r)) == (size_t)-1) return DX_ERR_VALIDATION;
+            *sz += vlen(len) + len + 1;
+        }
+        return DX_OK;
+    case DX_T_L:
+        *sz += 1 + vlen(v->n);
+        for (uint32_t i = 0; i < v->n; i++) {
+            dx_err e = pack_measure(&v->u.elems[i], sz, r);
+            if (e) return e;
+        }
+        return DX_OK;
+    case DX_T_M:
+        *sz += 1 + vlen(v->n);
+        for (uint32_t i = 0; i < v->n; i++) {
+            const dx_member *m = &v->u.members[i];
+            *sz += vlen(m->name_len) + m->name_len + 1;
+            dx_err e = pack_measure(&m->value, sz, r);
+            if (e) return e;
+        }
+        return DX_OK;
+    case DX_T_NONE:
+        break;
+    }
+    return dx_fail(r, DX_ERR_VALIDATION, NULL, "cannot store a value of type %s",
+                   dx_type_name((dx_type)v->type));
+}
+
+dx_err dx_value_packed_size(const dx_value *v, size_t *out, dx_result *r) {
+    if (!v) return dx_fail(r, DX_ERR_INVALID_ARG, NULL, "dx_value_packed_size: no value given");
+    size_t sz = 0;
+    dx_err e = pack_measure(v, &sz, r);
+    if (e) return e;
+    *out = sz;
+    return DX_OK;
+}
+
+static unsigned char *pack_bytes(unsigned char *p, const char *s, size_t n) {
+    p += vput(p, n);
+    if (n) memcpy(p, s, n);
+    p[n] = 0;
+    return p + n + 1;
+}
+
+static unsigned char *pack_num(unsigned char *p, const dx_value *v) {
+    if (num_is_canonical(v->u.s, v->n)) return pack_bytes(p, v->u.s, v->n);
+    dx_num x;
+    char text[DX_NUM_TEXT_MAX];
+    dx_num_parse(v->u.s, v->n, &x, NULL); /* measured: cannot fail */
+    return pack_bytes(p, text, dx_num_format(&x, text));
+}
+
+/* NULL when out of memory (the order of a map of more than ORDER_SMALL members).
+ * hint, for this value's own members when it is a map, may be NULL. */
+static unsigned char *pack_rec(const dx_value *v, unsigned char *p, dx_pack_hint *hint) {
+    *p++ = (unsigned char)v->type;
+    switch ((dx_type)v->type) {
+    case DX_T_S:
+    case DX_T_B:
+        return pack_bytes(p, v->u.s, v->n);
+    case DX_T_N:
+        return pack_num(p, v);
+    case DX_T_BOOL:
+        *p++ = v->n ? 1 : 0;
+        return p;
+    case DX_T_NULL:
+    case DX_T_NONE:
+        return p;
+    case DX_T_SS:
+    case DX_T_NS:
+    case DX_T_BS:
+        p += vput(p, v->n);
+        for (uint32_t i = 0; i < v->n; i++) {
+            const dx_value *e = &v->u.elems[i];
+            p = v->type == DX_T_NS ? pack_num(p, e) : pack_bytes(p, e->u.s, e->n);
+        }
+        return p;
+    case DX_T_L:
+        p += vput(p, v->n);
+        for (uint32_t i = 0; i < v->n && p; i++) p = pack_rec(&v->u.elems[i], p, NULL);
+        return p;
+    case DX_T_M: {
+        uint32_t n = v->n;
+        const dx_member *m = v->u.members;
+        p += vput(p, n);
+        uint8_t ord[ORDER_SMALL];
+        const dx_member **big = NULL;
+        if (n <= ORDER_SMALL) {
+            (void)member_order(m, n, ord, hint);
+        } else {
+            big = malloc((size_t)n * sizeof *big);
+            if (!big) return NULL;
+            for (uint32_t i = 0; i < n; i++) big[i] = &m[i];
+            qsort(big, n, sizeof *big, member_ptr_qcmp);
+        }
+        for (uint32_t i = 0; i < n && p; i++) {
+            const dx_member *e = big ? big[i] : &m[ord[i]];
+            p = pack_bytes(p, e->name, e->name_len);
+            p = pack_rec(&e->value, p, NULL);
+        }
+        free(big);
+        return p;
+    }
+    }
+    return p;
+}
+
+dx_err dx_value_pack(const dx_value *v, void *out, dx_pack_hint *hint, dx_result *r) {
+    if (!pack_rec(v, out, hint)) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory packing a value");
+    return DX_OK;
+}
+
+static const char *unpack_str(dx_arena *a, const unsigned char **p, bool copy, uint32_t *n) {
+    size_t len = vget(p);
+    const char *s = (const char *)*p;
+    *p += len + 1;
+    *n = (uint32_t)len;
+    return copy ? dx_arena_strndup(a, s, len) : s;
+}
+
+static dx_err unpack_rec(dx_arena *a, const unsigned char **p, bool copy, dx_value *out) {
+    uint32_t t = *(*p)++;
+    out->type = t;
+    out->n = 0;
+    out->u.s = NULL;
+    switch ((dx_type)t) {
+    case DX_T_S:
+    case DX_T_N:
+    case DX_T_B:
+        out->u.s = unpack_str(a, p, copy, &out->n);
+        return out->u.s ? DX_OK : DX_ERR_NOMEM;
+    case DX_T_BOOL:
+        out->n = *(*p)++;
+        return DX_OK;
+    case DX_T_NULL:
+        out->n = 1;
+        return DX_OK;
+    case DX_T_NONE:
+        return DX_OK;
+    case DX_T_SS:
+    case DX_T_NS:
+    case DX_T_BS:
+    case DX_T_L: {
+        size_t n = vget(p);
+        out->n = (uint32_t)n;
+        if (!n) return DX_OK;
+        dx_value *e = dx_arena_alloc(a, n * sizeof *e);
+        if (!e) return DX_ERR_NOMEM;
+        out->u.elems = e;
+        uint32_t et = t == DX_T_SS ? DX_T_S : t == DX_T_NS ? DX_T_N : DX_T_B;
+        for (size_t i = 0; i < n; i++) {
+            if (t == DX_T_L) {
+                dx_err err = unpack_rec(a, p, copy, &e[i]);
+                if (err) return err;
+            } else {
+                e[i].type = et;
+                if (!(e[i].u.s = unpack_str(a, p, copy, &e[i].n))) return DX_ERR_NOMEM;
+            }
+        }
+        return DX_OK;
+    }
+    case DX_T_M: {
+        size_t n = vget(p);
+        out->n = (uint32_t)n;
+        if (!n) return DX_OK;
+        dx_member *m = dx_arena_alloc(a, n * sizeof *m);
+        if (!m) return DX_ERR_NOMEM;
+        out->u.members = m;
+        for (size_t i = 0; i < n; i++) {
+            if (!(m[i].name = unpack_str(a, p, copy, &m[i].name_len))) return DX_ERR_NOMEM;
+            dx_err err = unpack_rec(a, p, copy, &m[i].value);
+            if (err) return err;
+        }
+        return DX_OK;
+    }
+    }
+    return DX_OK;
+}
+
+dx_err dx_value_unpack(dx_arena *a, const void *packed, bool copy, dx_value *out) {
+    const unsigned char *p = packed;
+    return unpack_rec(a, &p, copy, out);
 }
 
 /* ---------------------------------------------------------------- order and equality */
@@ -1041,13 +1403,28 @@ static const dx_member *find_dup_name(const dx_value *m) {
     const dx_member *e = m->u.members;
     const dx_member **idx = n > DUP_PAIRWISE ? malloc((size_t)n * sizeof *idx) : NULL;
     if (!idx) {
-        /* Equality only: a length and first-byte test rejects nearly every pair. */
-        for (uint32_t i = 1; i < n; i++)
-            for (uint32_t j = 0; j < i; j++)
-                if (e[i].name_len == e[j].name_len &&
-                    (e[i].name_len == 0 ||
-                     (e[i].name[0] == e[j].name[0] && memcmp(e[i].name, e[j].name, e[i].name_len) == 0)))
-                    return &e[i];
+        /*
+         * Equality only. Each name gets a 6-bit signature of its length and end
+         * bytes; only names whose signature was seen before are compared, and
+         * only with those sharing it, so n distinct names cost about n steps.
+         */
+        uint64_t seen = 0;
+        uint8_t sig[DUP_PAIRWISE];
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t len = e[i].name_len;
+            uint64_t x = len;
+            if (len) x ^= (uint64_t)(unsigned char)e[i].name[0] << 32 ^
+                          (uint64_t)(unsigned char)e[i].name[len - 1] << 48;
+            uint8_t g = (uint8_t)((x * 0x9e3779b97f4a7c15ull) >> 58);
+            if (i < DUP_PAIRWISE) sig[i] = g;
+            if (i >= DUP_PAIRWISE || (seen >> g & 1)) {
+                for (uint32_t j = 0; j < i; j++)
+                    if ((j >= DUP_PAIRWISE || sig[j] == g) && e[j].name_len == len &&
+                        (len == 0 || memcmp(e[i].name, e[j].name, len) == 0))
+                        return &e[i];
+            }
+            seen |= 1ull << g;
+        }
         return NULL;
     }
     for (uint32_t i = 0; i < n; i++) idx[i] = &e[i];
@@ -1059,7 +1436,26 @@ static const dx_member *find_dup_name(const dx_value *m) {
     return dup;
 }
 
-static dx_err validate_set(const dx_value *v, const char *path, dx_result *r) {
+/* true when s is plain ASCII (so valid UTF-8): the common case, a few word tests. */
+static bool is_ascii(const char *s, size_t n) {
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= (unsigned char)s[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* What validation measures on the way (dx_item_check): DynamoDB's size, and
+ * the bytes of dx_value_pack's encoding. NULL when not wanted. */
+typedef struct meas {
+    size_t size;
+    size_t packed;
+} meas;
+
+static dx_err validate_set(const dx_value *v, const char *path, dx_result *r, meas *ms) {
     static const char *const empty[] = {
         [DX_T_SS] = "An string set  may not be empty",
         [DX_T_NS] = "An number set  may not be empty",
@@ -1080,12 +1476,23 @@ static dx_err validate_set(const dx_value *v, const char *path, dx_result *r) {
             dx_num x;
             dx_err err = dx_num_parse(e->u.s, e->n, &x, r);
             if (err) return fail_at(r, path, err);
-        } else if (t == DX_T_SS && !dx_utf8_valid(e->u.s, e->n)) {
-            return dx_fail(r, DX_ERR_VALIDATION, path,
-                           "%sMember %u of the string set %s is not valid UTF-8", msg_invalid,
-                           (unsigned)i, path ? path : "");
+            if (ms) {
+                size_t len = num_canon_len(&x);
+                ms->size += dx_num_stored_size(&x);
+                ms->packed += vlen(len) + len + 1;
+            }
+        } else {
+            if (t == DX_T_SS && !dx_utf8_valid(e->u.s, e->n))
+                return dx_fail(r, DX_ERR_VALIDATION, path,
+                               "%sMember %u of the string set %s is not valid UTF-8", msg_invalid,
+                               (unsigned)i, path ? path : "");
+            if (ms) {
+                ms->size += e->n;
+                ms->packed += vlen(e->n) + e->n + 1;
+            }
         }
     }
+    if (ms) ms->packed += 1 + vlen(v->n);
     if (t == DX_T_NS) {
         if (has_dup_nums(v)) return dx_fail(r, DX_ERR_VALIDATION, path, "Input collection contains duplicates");
         return DX_OK;
@@ -1101,50 +1508,92 @@ static dx_err validate_set(const dx_value *v, const char *path, dx_result *r) {
                    msg_invalid, m.s);
 }
 
-static dx_err validate_rec(const dx_value *v, const char *path, int depth, dx_result *r) {
+/*
+ * Validates v (see dx_value_validate) and, when ms is given, adds its
+ * DynamoDB size (dx_value_size) and flattened space (dx_value_flat_size) to
+ * *ms: one walk instead of three on the memory backend's write path.
+ */
+static dx_err validate_rec(const dx_value *v, const char *path, int depth, dx_result *r, meas *ms) {
     switch ((dx_type)v->type) {
     case DX_T_NONE:
         return dx_fail(r, DX_ERR_VALIDATION, path,
                        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
     case DX_T_N: {
+        if (ms && num_is_canonical(v->u.s, v->n)) { /* valid as it is: no need to parse */
+            ms->size += dx_num_canon_size(v->u.s, v->n);
+            ms->packed += 1 + vlen(v->n) + v->n + 1;
+            return DX_OK;
+        }
         dx_num x;
-        return fail_at(r, path, dx_num_parse(v->u.s, v->n, &x, r));
+        dx_err e = dx_num_parse(v->u.s, v->n, &x, r);
+        if (e) return fail_at(r, path, e);
+        if (ms) {
+            size_t len = num_canon_len(&x);
+            ms->size += dx_num_stored_size(&x);
+            ms->packed += 1 + vlen(len) + len + 1;
+        }
+        return DX_OK;
     }
     case DX_T_S:
-        if (!dx_utf8_valid(v->u.s, v->n))
+        if (!is_ascii(v->u.s, v->n) && !dx_utf8_valid(v->u.s, v->n))
             return dx_fail(r, DX_ERR_VALIDATION, path, "%sThe string value of %s is not valid UTF-8",
                            msg_invalid, path ? path : "");
-        return DX_OK;
+        /* fall through */
     case DX_T_B:
+        if (ms) {
+            ms->size += v->n;
+            ms->packed += 1 + vlen(v->n) + v->n + 1;
+        }
+        return DX_OK;
     case DX_T_BOOL:
+        if (ms) {
+            ms->size += 1;
+            ms->packed += 2;
+        }
         return DX_OK;
     case DX_T_NULL:
         if (!v->n)
             return dx_fail(r, DX_ERR_VALIDATION, path,
                            "%sNull attribute value types must have the value of true", msg_invalid);
+        if (ms) {
+            ms->size += 1;
+            ms->packed += 1;
+        }
         return DX_OK;
     case DX_T_SS:
     case DX_T_NS:
     case DX_T_BS:
-        return validate_set(v, path, r);
+        return validate_set(v, path, r, ms);
     case DX_T_L:
         if (depth > MAX_DEPTH)
             return dx_fail(r, DX_ERR_VALIDATION, path, "Nesting Levels have exceeded supported limits");
+        if (ms) {
+            ms->size += 3 + (size_t)v->n;
+            ms->packed += 1 + vlen(v->n);
+        }
         for (uint32_t i = 0; i < v->n; i++) {
-            dx_err e = validate_rec(&v->u.elems[i], path, depth + 1, r);
+            dx_err e = validate_rec(&v->u.elems[i], path, depth + 1, r, ms);
             if (e) return e;
         }
         return DX_OK;
     case DX_T_M: {
         if (depth > MAX_DEPTH)
             return dx_fail(r, DX_ERR_VALIDATION, path, "Nesting Levels have exceeded supported limits");
+        if (ms) {
+            ms->size += 3 + (size_t)v->n;
+            ms->packed += 1 + vlen(v->n);
+        }
         for (uint32_t i = 0; i < v->n; i++) {
             const dx_member *m = &v->u.members[i];
             if (!dx_utf8_valid(m->name, m->name_len))
                 return dx_fail(r, DX_ERR_VALIDATION, path,
                                "%sAn attribute name inside %s is not valid UTF-8", msg_invalid,
                                path ? path : "");
-            dx_err e = validate_rec(&m->value, path, depth + 1, r);
+            if (ms) {
+                ms->size += m->name_len;
+                ms->packed += vlen(m->name_len) + m->name_len + 1;
+            }
+            dx_err e = validate_rec(&m->value, path, depth + 1, r, ms);
             if (e) return e;
         }
         const dx_member *dup = find_dup_name(v);
@@ -1160,5 +1609,215 @@ static dx_err validate_rec(const dx_value *v, const char *path, int depth, dx_re
 
 dx_err dx_value_validate(const dx_value *v, const char *path, dx_result *r) {
     if (!v) return dx_fail(r, DX_ERR_INVALID_ARG, path, "dx_value_validate: no value given");
-    return validate_rec(v, path, 1, r);
+    return validate_rec(v, path, 1, r, NULL);
+}
+
+dx_err dx_item_check(const dx_value *item, size_t *size, size_t *packed, dx_result *r) {
+    if (!item || item->type != DX_T_M)
+        return dx_fail(r, DX_ERR_INVALID_ARG, NULL, "dx_item_check: not an M value");
+    meas ms = {0, 1 + vlen(item->n)};
+    for (uint32_t i = 0; i < item->n; i++) {
+        const dx_member *m = &item->u.members[i];
+        ms.size += m->name_len;
+        ms.packed += vlen(m->name_len) + m->name_len + 1;
+        dx_err e = validate_rec(&m->value, m->name, 1, r, &ms);
+        if (e) return e;
+    }
+    if (size) *size = ms.size;
+    if (packed) *packed = ms.packed;
+    return DX_OK;
+}
+
+const dx_member *dx_map_find_dup(const dx_value *m) {
+    if (!m || m->type != DX_T_M) return NULL;
+    return find_dup_name(m);
+}
+
+/* ---------------------------------------------------------------- checking and packing in one walk */
+
+/*
+ * dx_item_check_pack walks an item once: it makes every check validate_rec
+ * makes (only the verdict matters here: on a failure the caller asks
+ * dx_item_check for DynamoDB's message, in the item's own order) while it
+ * sums the size and writes the packed form, so that a stored item is read
+ * once, not three times. Members are visited in name order, as packed.
+ */
+typedef struct cpk {
+    dx_buf *out;
+    size_t size;
+    bool nomem;
+} cpk;
+
+/* Room for n more bytes in c->out (a test inline, dx_buf_reserve only to grow). */
+static inline bool cp_room(cpk *c, size_t n) {
+    if (c->out->ptr && c->out->cap - c->out->len > n) return true;
+    if (dx_buf_reserve(c->out, n < 4096 ? 4096 : n)) return true;
+    c->nomem = true;
+    return false;
+}
+
+static bool cp_str(cpk *c, const char *s, size_t n) {
+    if (!cp_room(c, n + 11)) return false;
+    unsigned char *p = (unsigned char *)c->out->ptr + c->out->len;
+    unsigned char *e = pack_bytes(p, s, n);
+    c->out->len += (size_t)(e - p);
+    return true;
+}
+
+/* A tag, then a string as pack_bytes writes it. */
+static bool cp_tag_str(cpk *c, unsigned tag, const char *s, size_t n) {
+    if (!cp_room(c, n + 12)) return false;
+    unsigned char *p = (unsigned char *)c->out->ptr + c->out->len, *o = p;
+    *o++ = (unsigned char)tag;
+    if (n < 0x80) {
+        *o++ = (unsigned char)n;
+    } else {
+        o += vput(o, n);
+    }
+    memcpy(o, s, n);
+    o[n] = 0;
+    c->out->len += (size_t)(o - p) + n + 1;
+    return true;
+}
+
+static bool cp_byte(cpk *c, unsigned b) {
+    if (!cp_room(c, 1)) return false;
+    c->out->ptr[c->out->len++] = (char)b;
+    return true;
+}
+
+static bool cp_count(cpk *c, unsigned tag, size_t n) {
+    if (!cp_room(c, 11)) return false;
+    unsigned char *p = (unsigned char *)c->out->ptr + c->out->len;
+    p[0] = (unsigned char)tag;
+    c->out->len += 1 + vput(p + 1, n);
+    return true;
+}
+
+/* A number: valid (else false), sized and written in canonical form, after tag (0: none). */
+static bool cp_num(cpk *c, unsigned tag, const char *s, size_t n) {
+    if (num_is_canonical(s, n)) {
+        c->size += dx_num_canon_size(s, n);
+        return tag ? cp_tag_str(c, tag, s, n) : cp_str(c, s, n);
+    }
+    dx_num x;
+    char text[DX_NUM_TEXT_MAX];
+    if (dx_num_parse(s, n, &x, NULL) != DX_OK) return false;
+    c->size += dx_num_stored_size(&x);
+    size_t len = dx_num_format(&x, text);
+    return tag ? cp_tag_str(c, tag, text, len) : cp_str(c, text, len);
+}
+
+static bool cp_rec(const dx_value *v, int depth, cpk *c);
+
+/*
+ * The members of map m in name order: ord (n <= ORDER_SMALL) or *big
+ * (malloc'd, to free). *distinct: known to have no name twice (else: maybe).
+ */
+static bool cp_order(cpk *c, const dx_value *m, uint8_t *ord, dx_pack_hint *hint,
+                     const dx_member ***big, bool *distinct) {
+    *big = NULL;
+    *distinct = false;
+    if (m->n <= ORDER_SMALL) {
+        *distinct = member_order(m->u.members, m->n, ord, hint);
+        return true;
+    }
+    const dx_member **b = malloc((size_t)m->n * sizeof *b);
+    if (!b) {
+        c->nomem = true;
+        return false;
+    }
+    for (uint32_t i = 0; i < m->n; i++) b[i] = &m->u.members[i];
+    qsort(b, m->n, sizeof *b, member_ptr_qcmp);
+    *big = b;
+    return true;
+}
+
+static bool cp_members(const dx_value *m, int depth, cpk *c, dx_pack_hint *hint, bool *dup) {
+    uint8_t ord[ORDER_SMALL];
+    const dx_member **big;
+    bool distinct;
+    if (!cp_count(c, DX_T_M, m->n) || !cp_order(c, m, ord, hint, &big, &distinct)) return false;
+    if (distinct) dup = NULL; /* nothing to look for */
+    bool ok = true;
+    const dx_member *prev = NULL;
+    for (uint32_t i = 0; i < m->n && ok; i++) {
+        const dx_member *e = big ? big[i] : &m->u.members[ord[i]];
+        if (dup && prev && member_cmp(prev, e) == 0) *dup = true;
+        prev = e;
+        c->size += e->name_len;
+        ok = cp_str(c, e->name, e->name_len) && cp_rec(&e->value, depth, c);
+    }
+    free(big);
+    return ok;
+}
+
+static bool cp_rec(const dx_value *v, int depth, cpk *c) {
+    switch ((dx_type)v->type) {
+    case DX_T_NONE:
+        return false;
+    case DX_T_N:
+        return cp_num(c, DX_T_N, v->u.s, v->n);
+    case DX_T_S:
+        if (!is_ascii(v->u.s, v->n) && !dx_utf8_valid(v->u.s, v->n)) return false;
+        /* fall through */
+    case DX_T_B:
+        c->size += v->n;
+        return cp_tag_str(c, v->type, v->u.s, v->n);
+    case DX_T_BOOL:
+        c->size += 1;
+        return cp_byte(c, DX_T_BOOL) && cp_byte(c, v->n ? 1 : 0);
+    case DX_T_NULL:
+        c->size += 1;
+        return v->n && cp_byte(c, DX_T_NULL);
+    case DX_T_SS:
+    case DX_T_NS:
+    case DX_T_BS: {
+        uint32_t et = v->type == DX_T_SS ? DX_T_S : v->type == DX_T_NS ? DX_T_N : DX_T_B;
+        if (v->n == 0 || !cp_count(c, v->type, v->n)) return false;
+        for (uint32_t i = 0; i < v->n; i++) {
+            const dx_value *e = &v->u.elems[i];
+            if (e->type != et) return false;
+            if (et == DX_T_N) {
+                if (!cp_num(c, 0, e->u.s, e->n)) return false;
+                continue;
+            }
+            if (et == DX_T_S && !is_ascii(e->u.s, e->n) && !dx_utf8_valid(e->u.s, e->n)) return false;
+            c->size += e->n;
+            if (!cp_str(c, e->u.s, e->n)) return false;
+        }
+        return et == DX_T_N ? !has_dup_nums(v) : find_dup_bytes(v) < 0;
+    }
+    case DX_T_L:
+        if (depth > MAX_DEPTH || !cp_count(c, DX_T_L, v->n)) return false;
+        c->size += 3 + (size_t)v->n;
+        for (uint32_t i = 0; i < v->n; i++)
+            if (!cp_rec(&v->u.elems[i], depth + 1, c)) return false;
+        return true;
+    case DX_T_M:
+        if (depth > MAX_DEPTH) return false;
+        c->size += 3 + (size_t)v->n;
+        for (uint32_t i = 0; i < v->n; i++)
+            if (!dx_utf8_valid(v->u.members[i].name, v->u.members[i].name_len)) return false;
+        if (find_dup_name(v)) return false;
+        return cp_members(v, depth + 1, c, NULL, NULL);
+    }
+    return false;
+}
+
+dx_err dx_item_check_pack(const dx_value *item, dx_pack_hint *hint, dx_buf *out, size_t *size,
+                          bool *dup_names) {
+    if (!item || item->type != DX_T_M || !out) return DX_ERR_INVALID_ARG;
+    size_t start = out->len;
+    cpk c = {out, 0, false};
+    bool dup = false;
+    bool ok = cp_members(item, 1, &c, hint, &dup);
+    if (!ok) {
+        out->len = start;
+        if (out->ptr) out->ptr[start] = 0;
+        return c.nomem ? DX_ERR_NOMEM : DX_ERR_VALIDATION;
+    }
+    if (size) *size = c.size;
+    if (dup_names) *dup_names = dup;
+    return DX_OK;
 }

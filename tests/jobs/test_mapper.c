@@ -26,6 +26,8 @@
 
 /* ---------------------------------------------------------------- fixtures */
 
+#define D38 "12345678901234567890123456789012345678"
+
 static const dx_attr_def user_attrs[] = {
     {.name = "id", .type = DX_ATTR_STRING, .key = DX_KEY_HASH},
     {.name = "sk", .type = DX_ATTR_NUMBER, .key = DX_KEY_RANGE},
@@ -561,6 +563,48 @@ static void test_item_size(void **state) {
     dx_arena_release(&a);
 }
 
+/* The size the mapper checks (counted as it converts) is dx_item_size of the item it makes. */
+static void test_item_size_counted(void **state) {
+    (void)state;
+    static const char *const rows[] = {
+        "u1|1|Ann|a@x|42|true|2026-01-01T00:00:00Z|1767225600|[\"a\"]",
+        "u2|1.50|  padded  |b@x| 0012.50 |NO|2026-01-01T00:00:00.123+01:00|2026-01-01T00:00:00Z|[\"a\",\"b\"]",
+        "u3|-0|caf\xc3\xa9|c@x|1e3|1|2026-01-01T00:00:00Z||",
+        "u4|" D38 "|x|d@x|-0.000120|0|||",
+        "u5|7|\\N|e@x|\\N|\\N|\\N|\\N|\\N", /* nulls: defaults and generators apply */
+        "u6|8||f@x||yes|||",                        /* empty: absent for non-strings */
+    };
+    dx_model_config cfg = {.table = "users", .max_size = 1};
+    dx_model *tiny;
+    dx_result r;
+    dx_result_clear(&r);
+    assert_int_equal(dx_model_new("tiny", user_attrs, NUSER, &cfg, &tiny, &r), DX_OK);
+    const char *cols = "id,sk,name,email,age,active,created,expires,tags";
+    mcfg c1 = {.op = DXJ_OP_PUT, .columns = cols}, c2 = {.op = DXJ_OP_PUT, .columns = cols, .model = tiny};
+    dxj_mapper *normal, *small;
+    assert_int_equal(new_mapper(&c1, &normal, &r), DX_OK);
+    assert_int_equal(new_mapper(&c2, &small, &r), DX_OK);
+    dx_arena a = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dxj_record rec = csv_rec(&a, rows[i]);
+        dxj_mapped m;
+        dx_result_clear(&r);
+        dx_err e = dxj_map(normal, &rec, &a, &m, &r);
+        if (e) print_error("row %zu: %s\n", i, r.message);
+        assert_row_int_equal(i, e, DX_OK);
+        char want[64];
+        snprintf(want, sizeof want, "item is %zu bytes,", dx_item_size(&m.item));
+        dx_result_clear(&r);
+        assert_row_int_equal(i, dxj_map(small, &rec, &a, &m, &r), DX_ERR_ITEM_TOO_LARGE);
+        if (!strstr(r.message, want)) print_error("row %zu: %s, want %s\n", i, r.message, want);
+        assert_row_true(i, strstr(r.message, want) != NULL);
+    }
+    dxj_mapper_free(normal);
+    dxj_mapper_free(small);
+    dx_model_free(tiny);
+    dx_arena_release(&a);
+}
+
 /* ---------------------------------------------------------------- configuration */
 
 static void test_build_errors(void **state) {
@@ -822,6 +866,7 @@ int main(void) {
         cmocka_unit_test(test_operations),
         cmocka_unit_test(test_put),
         cmocka_unit_test(test_item_size),
+        cmocka_unit_test(test_item_size_counted),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_record_lines),
         cmocka_unit_test(test_rejects_round_trip),

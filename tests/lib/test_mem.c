@@ -2,9 +2,10 @@
  * test_mem.c - what only the memory backend (lib/mem.c) does: sharded
  * storage under many concurrent writers (conditional puts, counters,
  * compare-and-swap; final counts exact), simulated capacity (throttling of
- * single requests, partial batches), dump determinism and order, count,
+ * single requests, partial batches, hot partition keys), dump determinism and order, count,
  * large partitions in random order, Scan paging while the table changes,
- * and the engines' table cache across delete + create. DynamoDB behaviour
+ * the engines' table cache across delete + create, and the lazily ordered
+ * index with its packed item blocks against a reference model. DynamoDB behaviour
  * shared with other backends is in tests/support/conformance.c.
  */
 #include <setjmp.h>
@@ -639,6 +640,149 @@ static void test_dump(void **state) {
     dx_client_free(c2);
 }
 
+/* An item {pk: S pk, sk: N sk} in arena a. */
+static dx_value *item_ps(dx_arena *a, const char *pk, int64_t sk) {
+    dx_member *m = dx_arena_alloc(a, 2 * sizeof *m);
+    dx_value *v = dx_arena_alloc(a, sizeof *v);
+    assert_non_null(m);
+    assert_non_null(v);
+    m[0] = (dx_member){"pk", 2, dx_vs(dx_arena_strdup(a, pk))};
+    m[1] = (dx_member){"sk", 2, {0}};
+    assert_int_equal(dx_value_i64(a, sk, &m[1].value), DX_OK);
+    *v = dx_vmap(m, 2);
+    return v;
+}
+
+/* {pk: S pk, sk: N sk, blob: B of 20000 bytes}: 20 write units. */
+static dx_value *big_item(dx_arena *a, const char *pk, int64_t sk) {
+    dx_value *v = item_ps(a, pk, sk);
+    dx_member *m = dx_arena_alloc(a, 3 * sizeof *m);
+    char *blob = dx_arena_calloc(a, 20000);
+    assert_non_null(m);
+    assert_non_null(blob);
+    memcpy(m, v->u.members, 2 * sizeof *m);
+    m[2] = (dx_member){"blob", 4, {.type = DX_T_B, .n = 20000, .u.s = blob}};
+    *v = dx_vmap(m, 3);
+    return v;
+}
+
+/* Puts to partition pk until the first throttle (at most max); returns how many were written. */
+static int puts_until_throttled(dx_client *c, dx_arena *a, const char *pk, int from, int max,
+                                dx_result *first) {
+    for (int i = 0; i < max; i++) {
+        dx_call p = {.req = {.op = DX_OP_PUT, .table = "hot", .item = item_ps(a, pk, from + i)}};
+        dx_err e = dx_client_call(c, &p);
+        if (e == DX_ERR_THROUGHPUT) {
+            *first = p.res;
+            return i;
+        }
+        assert_row_int_equal(i, e, DX_OK);
+    }
+    return max;
+}
+
+/*
+ * DynamoDB's per-partition limits: 1000 write and 3000 read units a second
+ * for one partition key, on any table. With burst_ms = 100 a partition
+ * saves up 100 write and 300 read units.
+ */
+static void test_hot_partition(void **state) {
+    (void)state;
+    dx_mem_opts o = {.simulate_capacity = true, .burst_ms = 100};
+    dx_client *c = new_client(&o, 1); /* no retries: see every throttle */
+    create(c, "hot", "pk", DX_T_S, "sk", DX_T_N, 0, 0); /* on demand: no table limit */
+    dx_arena a = {0};
+    dx_result first;
+
+    /* Writes: the burst, plus what refills while the loop runs, then a throttle. */
+    uint64_t t0 = dx_now_ns();
+    int ok = puts_until_throttled(c, &a, "w", 0, 1000, &first);
+    double ms = (double)(dx_now_ns() - t0) / 1e6;
+    if (ok < 100 || ok > 100 + ms + 2) print_error("%d writes before the throttle, in %.1f ms\n", ok, ms);
+    assert_true(ok >= 100 && ok <= 100 + ms + 2);
+    assert_int_equal(first.err, DX_ERR_THROUGHPUT);
+    assert_string_equal(first.reason, "TableWriteKeyRangeThroughputExceeded");
+    assert_string_equal(first.type, "ProvisionedThroughputExceededException");
+    assert_int_equal(first.http_status, 400);
+    assert_non_null(strstr(first.message, "key range"));
+    assert_int_equal(count(c, "hot"), ok);
+    /* Other partition keys are not affected. */
+    assert_int_equal(puts_until_throttled(c, &a, "cold", 0, 50, &first), 50);
+
+    /*
+     * A batch to the hot key alone is throttled as a whole; mixed, the hot
+     * entries come back. Its entries cost 20 units each, so the partition,
+     * just throttled (less than 1 unit left), stays hot for 20 ms whatever
+     * the machine's speed.
+     */
+    dx_write ws[4];
+    for (int i = 0; i < 4; i++) ws[i] = (dx_write){false, big_item(&a, "w", 5000 + i)};
+    assert_true(puts_until_throttled(c, &a, "w", 2000, 1000, &first) < 1000);
+    dx_call b = {.req = {.op = DX_OP_BATCH_WRITE, .table = "hot", .writes = ws, .nwrites = 4}, .arena = &a};
+    assert_int_equal(dx_client_call(c, &b), DX_ERR_THROUGHPUT);
+    assert_string_equal(b.res.reason, "TableWriteKeyRangeThroughputExceeded");
+    ws[1].item = item_ps(&a, "other", 1);
+    ws[3].item = item_ps(&a, "other", 3);
+    uint64_t before = count(c, "hot");
+    dx_call b2 = {.req = {.op = DX_OP_BATCH_WRITE, .table = "hot", .writes = ws, .nwrites = 4}, .arena = &a};
+    dx_client_call(c, &b2); /* one attempt: the hot entries are handed back */
+    assert_int_equal(count(c, "hot"), before + 2); /* the two "other" entries */
+    assert_int_equal(b2.resp.nunprocessed, 2);
+    assert_int_equal(b2.resp.unprocessed[0], 0);
+    assert_int_equal(b2.resp.unprocessed[1], 2);
+
+    /* Reads: 300 units of burst; small consistent reads cost one each. */
+    t0 = dx_now_ns();
+    int reads = 0;
+    dx_call g;
+    for (; reads < 3000; reads++) {
+        g = (dx_call){.req = {.op = DX_OP_GET, .table = "hot", .key = item_ps(&a, "cold", 1), .consistent = true},
+                      .arena = &a};
+        if (dx_client_call(c, &g) != DX_OK) break;
+        assert_non_null(g.resp.item);
+    }
+    ms = (double)(dx_now_ns() - t0) / 1e6;
+    if (reads < 300 || reads > 300 + 3 * ms + 3) print_error("%d reads before the throttle, in %.1f ms\n", reads, ms);
+    assert_true(reads >= 300 && reads <= 300 + 3 * ms + 3);
+    assert_int_equal(g.res.err, DX_ERR_THROUGHPUT);
+    assert_string_equal(g.res.reason, "TableReadKeyRangeThroughputExceeded");
+    /* Queries pay by the bytes they read: 4 items of 20 KB are 20 units a time. */
+    for (int i = 0; i < 4; i++) {
+        dx_call p = {.req = {.op = DX_OP_PUT, .table = "hot", .item = big_item(&a, "big", i)}};
+        assert_row_int_equal(i, dx_client_call(c, &p), DX_OK);
+    }
+    dx_member vm[1] = {{":p", 2, dx_vs("big")}};
+    dx_value vals = dx_vmap(vm, 1);
+    int queries = 0;
+    dx_call q;
+    for (; queries < 50; queries++) {
+        q = (dx_call){.req = {.op = DX_OP_QUERY, .table = "hot", .key_condition = "pk = :p",
+                              .values = &vals, .consistent = true},
+                      .arena = &a};
+        if (dx_client_call(c, &q) != DX_OK) break;
+        assert_int_equal(q.resp.nitems, 4);
+        assert_true(q.resp.consumed >= 20);
+    }
+    assert_true(queries >= 10 && queries < 50);
+    assert_int_equal(q.res.err, DX_ERR_THROUGHPUT);
+    assert_string_equal(q.res.reason, "TableReadKeyRangeThroughputExceeded");
+    /* Writes to that partition still go: reads and writes are separate buckets. */
+    assert_int_equal(puts_until_throttled(c, &a, "cold", 100, 10, &first), 10);
+
+    /* A partition left alone for the burst window has its burst back. */
+    sleep_ms(150);
+    assert_true(puts_until_throttled(c, &a, "w", 10000, 100, &first) == 100);
+    dx_arena_release(&a);
+    dx_client_free(c);
+
+    /* Without simulated capacity nothing is limited. */
+    c = new_client(NULL, 1);
+    create(c, "hot", "pk", DX_T_S, "sk", DX_T_N, 0, 0);
+    assert_int_equal(puts_until_throttled(c, &a, "w", 0, 3000, &first), 3000);
+    dx_arena_release(&a);
+    dx_client_free(c);
+}
+
 /* ---------------------------------------------------------------- big partitions, paging */
 
 enum { PART = 6000 };
@@ -738,6 +882,223 @@ static void test_scan_paging_under_writes(void **state) {
     dx_client_free(c);
 }
 
+/* ---------------------------------------------------------------- lazy order against a model */
+
+enum { LZ_PARTS = 12, LZ_SORTS = 150, LZ_OPS = 30000, LZ_BIG = 3000 };
+
+typedef struct lz_state {
+    dx_client *c;
+    dx_arena a;
+    int ver[LZ_PARTS][LZ_SORTS]; /* 0: absent, else the version stored */
+    bool big[LZ_PARTS][LZ_SORTS];
+    char *filler;                /* LZ_BIG bytes: items that need a block of their own */
+    uint64_t rng;
+} lz_state;
+
+static unsigned lz_rand(lz_state *z, unsigned n) {
+    z->rng ^= z->rng << 13;
+    z->rng ^= z->rng >> 7;
+    z->rng ^= z->rng << 17;
+    return (unsigned)(z->rng % n);
+}
+
+/* Sort keys are numbers, sometimes spelled non-canonically: "7" is "7.0" is "70e-1". */
+static void lz_key(lz_state *z, int p, int k, dx_member *m) {
+    char pk[8], sk[24];
+    snprintf(pk, sizeof pk, "p%d", p);
+    switch (lz_rand(z, 3)) {
+    case 0: snprintf(sk, sizeof sk, "%d", k); break;
+    case 1: snprintf(sk, sizeof sk, "%d.0", k); break;
+    default: snprintf(sk, sizeof sk, "%de-1", k * 10); break;
+    }
+    m[0] = (dx_member){"pk", 2, dx_vs(dx_arena_strdup(&z->a, pk))};
+    m[1] = (dx_member){"sk", 2, dx_vn(dx_arena_strdup(&z->a, sk))};
+}
+
+static int64_t lz_version(const dx_value *item) { return item ? num_attr(item, "v") : 0; }
+
+static void lz_check_item(lz_state *z, int p, int k, const dx_value *item) {
+    if (!z->ver[p][k]) {
+        assert_null(item);
+        return;
+    }
+    assert_non_null(item);
+    assert_int_equal(lz_version(item), z->ver[p][k]);
+    char want[8];
+    snprintf(want, sizeof want, "p%d", p);
+    assert_string_equal(dx_map_get(item, "pk")->u.s, want);
+    assert_int_equal(num_attr(item, "sk"), k);
+    const dx_value *f = dx_map_get(item, "filler");
+    assert_int_equal(f != NULL, z->big[p][k]);
+    if (f) assert_int_equal(f->n, LZ_BIG);
+    assert_true(item->u.members[0].name[0] == 'a'); /* stored with members sorted */
+}
+
+static void lz_put(lz_state *z, int p, int k) {
+    dx_member m[5];
+    lz_key(z, p, k, m);
+    int v = z->ver[p][k] + 1 + (int)lz_rand(z, 5);
+    bool big = lz_rand(z, 8) == 0;
+    m[2] = (dx_member){"v", 1, {0}};
+    assert_int_equal(dx_value_i64(&z->a, v, &m[2].value), DX_OK);
+    m[3] = (dx_member){"attr", 4, dx_vs("x")};
+    m[4] = (dx_member){"filler", 6, dx_vsn(z->filler, LZ_BIG)};
+    dx_value item = dx_vmap(m, big ? 5 : 4);
+    bool cond = lz_rand(z, 4) == 0;
+    dx_call call = {.req = {.op = DX_OP_PUT, .table = "lazy", .item = &item, .ret = DX_RET_ALL_OLD,
+                            .condition = cond ? "attribute_not_exists(pk)" : NULL},
+                    .arena = &z->a};
+    dx_client_call(z->c, &call);
+    if (cond && z->ver[p][k]) {
+        assert_int_equal(call.res.err, DX_ERR_CONDITIONAL);
+        return;
+    }
+    assert_int_equal(call.res.err, DX_OK);
+    lz_check_item(z, p, k, call.resp.item); /* the old item */
+    z->ver[p][k] = v;
+    z->big[p][k] = big;
+}
+
+static void lz_delete(lz_state *z, int p, int k) {
+    dx_member m[2];
+    lz_key(z, p, k, m);
+    dx_value key = dx_vmap(m, 2);
+    dx_call call = {.req = {.op = DX_OP_DELETE, .table = "lazy", .key = &key, .ret = DX_RET_ALL_OLD},
+                    .arena = &z->a};
+    assert_int_equal(dx_client_call(z->c, &call), DX_OK);
+    lz_check_item(z, p, k, call.resp.item);
+    z->ver[p][k] = 0;
+    z->big[p][k] = false;
+}
+
+static void lz_update(lz_state *z, int p, int k) {
+    dx_member m[2];
+    lz_key(z, p, k, m);
+    dx_value key = dx_vmap(m, 2);
+    dx_member vm[1] = {{":one", 4, dx_vn("1")}};
+    dx_value vals = dx_vmap(vm, 1);
+    dx_call call = {.req = {.op = DX_OP_UPDATE, .table = "lazy", .key = &key, .values = &vals,
+                            .update = "SET v = if_not_exists(v, :one) + :one, attr = :one",
+                            .ret = DX_RET_ALL_NEW},
+                    .arena = &z->a};
+    assert_int_equal(dx_client_call(z->c, &call), DX_OK);
+    z->ver[p][k] = z->ver[p][k] ? z->ver[p][k] + 1 : 2;
+    if (z->ver[p][k] == 2 && !dx_map_get(call.resp.item, "filler")) z->big[p][k] = false;
+    assert_int_equal(lz_version(call.resp.item), z->ver[p][k]);
+}
+
+static void lz_query(lz_state *z, int p, bool back) {
+    char pk[8];
+    snprintf(pk, sizeof pk, "p%d", p);
+    dx_member vm[1] = {{":p", 2, dx_vs(pk)}};
+    dx_value vals = dx_vmap(vm, 1);
+    const dx_value *start = NULL;
+    int k = back ? LZ_SORTS - 1 : 0;
+    dx_arena qa = {0};
+    do {
+        dx_call q = {.req = {.op = DX_OP_QUERY, .table = "lazy", .key_condition = "pk = :p",
+                             .values = &vals, .limit = 1 + lz_rand(z, 40), .start_key = start,
+                             .backward = back},
+                     .arena = &qa};
+        assert_int_equal(dx_client_call(z->c, &q), DX_OK);
+        for (size_t i = 0; i < q.resp.nitems; i++) {
+            while (k >= 0 && k < LZ_SORTS && !z->ver[p][k]) k += back ? -1 : 1;
+            assert_true(k >= 0 && k < LZ_SORTS);
+            lz_check_item(z, p, k, &q.resp.items[i]);
+            k += back ? -1 : 1;
+        }
+        start = q.resp.last_key;
+    } while (start);
+    while (k >= 0 && k < LZ_SORTS) assert_int_equal(z->ver[p][k], 0), k += back ? -1 : 1;
+    dx_arena_release(&qa);
+}
+
+static void lz_scan(lz_state *z) {
+    static int seen[LZ_PARTS][LZ_SORTS];
+    memset(seen, 0, sizeof seen);
+    const dx_value *start = NULL;
+    dx_arena sa = {0};
+    do {
+        dx_call q = {.req = {.op = DX_OP_SCAN, .table = "lazy", .limit = 1 + lz_rand(z, 300),
+                             .start_key = start},
+                     .arena = &sa};
+        assert_int_equal(dx_client_call(z->c, &q), DX_OK);
+        for (size_t i = 0; i < q.resp.nitems; i++) {
+            int p = atoi(dx_map_get(&q.resp.items[i], "pk")->u.s + 1);
+            int k = (int)num_attr(&q.resp.items[i], "sk");
+            lz_check_item(z, p, k, &q.resp.items[i]);
+            seen[p][k]++;
+        }
+        start = q.resp.last_key;
+    } while (start);
+    uint64_t n = 0;
+    for (int p = 0; p < LZ_PARTS; p++)
+        for (int k = 0; k < LZ_SORTS; k++) {
+            assert_int_equal(seen[p][k], z->ver[p][k] ? 1 : 0);
+            n += z->ver[p][k] != 0;
+        }
+    assert_int_equal(count(z->c, "lazy"), n);
+    dx_arena_release(&sa);
+}
+
+/*
+ * Random puts (new and replacing, some conditional, some too big for the
+ * slabs), deletes, updates and gets, with Queries and Scans now and then so
+ * that the pending entries are settled at every stage (none, a few, many,
+ * all), checked against a plain array. Few shards: they hold many entries.
+ */
+static void test_lazy_index(void **state) {
+    (void)state;
+    static lz_state z;
+    memset(&z, 0, sizeof z);
+    z.rng = 0x9e3779b97f4a7c15ull;
+    z.filler = malloc(LZ_BIG);
+    assert_non_null(z.filler);
+    memset(z.filler, 'f', LZ_BIG);
+    dx_mem_opts o = {.shards = 4};
+    z.c = new_client(&o, 0);
+    create(z.c, "lazy", "pk", DX_T_S, "sk", DX_T_N, 0, 0);
+    for (int op = 0; op < LZ_OPS; op++) {
+        int p = (int)lz_rand(&z, LZ_PARTS), k = (int)lz_rand(&z, LZ_SORTS);
+        unsigned what = lz_rand(&z, 100);
+        /* Phases: a bulk load first (nothing read), then everything mixed. */
+        if (op < LZ_OPS / 3 || what < 40) {
+            lz_put(&z, p, k);
+        } else if (what < 55) {
+            lz_delete(&z, p, k);
+        } else if (what < 65) {
+            lz_update(&z, p, k);
+        } else if (what < 97) {
+            dx_member m[2];
+            lz_key(&z, p, k, m);
+            dx_value key = dx_vmap(m, 2);
+            lz_check_item(&z, p, k, get_item(z.c, &z.a, "lazy", &key));
+        } else if (what < 99) {
+            lz_query(&z, p, what & 1);
+        } else {
+            lz_scan(&z);
+        }
+        if (op % 512 == 0) dx_arena_reset(&z.a);
+    }
+    lz_scan(&z);
+    for (int p = 0; p < LZ_PARTS; p++) lz_query(&z, p, p & 1);
+    /* Empty the table (its shards let their memory go), then fill it again. */
+    for (int p = 0; p < LZ_PARTS; p++)
+        for (int k = 0; k < LZ_SORTS; k++) {
+            if (z.ver[p][k]) lz_delete(&z, p, k);
+            if (k % 64 == 0) dx_arena_reset(&z.a);
+        }
+    assert_int_equal(count(z.c, "lazy"), 0);
+    for (int i = 0; i < 500; i++) {
+        lz_put(&z, (int)lz_rand(&z, LZ_PARTS), (int)lz_rand(&z, LZ_SORTS));
+        if (i % 64 == 0) dx_arena_reset(&z.a);
+    }
+    lz_scan(&z);
+    dx_arena_release(&z.a);
+    dx_client_free(z.c); /* frees a table still holding items, big ones included */
+    free(z.filler);
+}
+
 /* An engine that has a table cached sees a deleted and re-created table. */
 static void test_table_cache(void **state) {
     (void)state;
@@ -799,10 +1160,12 @@ int main(void) {
         cmocka_unit_test(test_concurrent_batches),
         cmocka_unit_test(test_capacity_single),
         cmocka_unit_test(test_capacity_batches),
+        cmocka_unit_test(test_hot_partition),
         cmocka_unit_test(test_dump),
         cmocka_unit_test(test_big_partition),
         cmocka_unit_test(test_scan_paging_under_writes),
         cmocka_unit_test(test_table_cache),
+        cmocka_unit_test(test_lazy_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * test_value.c - lib/value.c: type names, views, maps and builders, numbers
  * (parse, canonical text, compare, exact add/sub, int64/double conversion),
- * deep copy, flatten, compare, equality and DynamoDB validation.
+ * deep copy, flatten, packing, compare, equality and DynamoDB validation
+ * (alone, and measuring as it goes: dx_item_check).
  *
  * Numbers are checked against what dynalite 4.0.0 (big.js) does with the same
  * text; tables print the failing row before asserting.
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynox/codec.h"
+#include "dynox/size.h"
 #include "dynox/value.h"
 #include "testutil.h"
 #include "value_text.h"
@@ -760,6 +763,466 @@ static void test_flatten_big_map(void **state) {
     dx_arena_release(&a);
 }
 
+/* ---------------------------------------------------------------- packing */
+
+/* v as DynamoDB JSON, members in their order: equal text means equal layout. */
+static char *encoded(const dx_value *v) {
+    dx_buf b = {0};
+    assert_int_equal(dx_encode_value(&b, v), DX_OK);
+    return b.ptr;
+}
+
+/* true when every string of v (views from an unpack without copy) lies in [lo, hi), NUL-terminated. */
+static bool views_inside(const dx_value *v, const char *lo, const char *hi) {
+    switch ((dx_type)v->type) {
+    case DX_T_S:
+    case DX_T_N:
+    case DX_T_B:
+        return v->u.s >= lo && v->u.s + v->n < hi && v->u.s[v->n] == 0;
+    case DX_T_L:
+    case DX_T_SS:
+    case DX_T_NS:
+    case DX_T_BS:
+        for (uint32_t i = 0; i < v->n; i++)
+            if (!views_inside(&v->u.elems[i], lo, hi)) return false;
+        return true;
+    case DX_T_M:
+        for (uint32_t i = 0; i < v->n; i++) {
+            const dx_member *m = &v->u.members[i];
+            if (m->name < lo || m->name + m->name_len >= hi || m->name[m->name_len] != 0) return false;
+            if (!views_inside(&m->value, lo, hi)) return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+static void test_pack(void **state) {
+    (void)state;
+    static const char *const rows[] = {
+        "S'just a string'",
+        "S''",
+        "N'1.50'",
+        "N'-0'",
+        "N'15e-1'",
+        "B'\\x00\\xff\\x00'",
+        "T",
+        "F",
+        "Z",
+        "L[]",
+        "M{}",
+        "SS[S'b', S'a']",
+        "NS[N'10.0', N'-.5', N'1e3']",
+        "BS[B'\\x00', B'']",
+        "M{'zeta': N'1.50', 'a': S'x', 'ab': N'-0', 'aa': L[N'1e3', M{'y': N'2', 'x': N'001'}],"
+        " 'b': B'\\x00', '': T, 'ns': NS[N'10.0', N'-.5'], 'ss': SS[S'q'], 'nil': Z}",
+        "M{'created_at': S'2025', 'plan': S'pro', 'id': S'u1', 'active': F, 'age': N'42', 'aaaaaaaaX': T,"
+        " 'aaaaaaaaA': F, 'aaaaaaaa': Z}",
+        "L[L[L[M{'deep': L[S'x']}]]]",
+    };
+    dx_arena a = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dx_value v, *f = NULL;
+        assert_row_true(i, vt_parse(&a, rows[i], &v));
+        assert_row_int_equal(i, dx_value_flatten(&v, &f, NULL), DX_OK);
+        char *want = encoded(f);
+        size_t n = 0;
+        assert_row_int_equal(i, dx_value_packed_size(&v, &n, NULL), DX_OK);
+        char *buf = malloc(n + 1);
+        assert_non_null(buf);
+        buf[n] = 0x5a; /* must stay: the packed form is exactly n bytes */
+        dx_pack_hint hint = {0};
+        assert_row_int_equal(i, dx_value_pack(&v, buf, &hint, NULL), DX_OK);
+        assert_row_int_equal(i, (unsigned char)buf[n], 0x5a);
+        /* unpacked: the flattened layout (canonical numbers, sorted members) */
+        dx_arena b = {0};
+        dx_value u;
+        assert_row_int_equal(i, dx_value_unpack(&b, buf, true, &u), DX_OK);
+        char *got = encoded(&u);
+        if (strcmp(got, want) != 0) print_error("row %zu: %s vs %s\n", i, got, want);
+        assert_row_string_equal(i, got, want);
+        assert_row_true(i, dx_value_equal(&u, &v));
+        free(got);
+        /* views: the same value, every string inside the packed bytes */
+        dx_value w;
+        assert_row_int_equal(i, dx_value_unpack(&b, buf, false, &w), DX_OK);
+        got = encoded(&w);
+        assert_row_string_equal(i, got, want);
+        assert_row_true(i, views_inside(&w, buf, buf + n));
+        free(got);
+        /* copies do not depend on the packed bytes */
+        memset(buf, 0, n);
+        got = encoded(&u);
+        assert_row_string_equal(i, got, want);
+        free(got);
+        /* packing the flattened value gives the same bytes */
+        char *buf2 = malloc(n);
+        size_t n2 = 0;
+        assert_row_int_equal(i, dx_value_packed_size(f, &n2, NULL), DX_OK);
+        assert_row_int_equal(i, n2, n);
+        assert_row_int_equal(i, dx_value_pack(f, buf2, NULL, NULL), DX_OK);
+        assert_row_int_equal(i, dx_value_pack(&v, buf, NULL, NULL), DX_OK);
+        assert_row_true(i, memcmp(buf, buf2, n) == 0);
+        free(buf2);
+        free(buf);
+        free(want);
+        free(f);
+        dx_arena_release(&b);
+    }
+    /* invalid numbers and DX_T_NONE cannot be packed */
+    dx_value v;
+    dx_result r;
+    size_t n;
+    assert_true(vt_parse(&a, "M{'a': L[N'1', N'1e200']}", &v));
+    dx_result_clear(&r);
+    assert_int_equal(dx_value_packed_size(&v, &n, &r), DX_ERR_VALIDATION);
+    assert_string_equal(r.message, msg_over);
+    assert_true(vt_parse(&a, "L[?]", &v));
+    assert_int_equal(dx_value_packed_size(&v, &n, NULL), DX_ERR_VALIDATION);
+    dx_arena_release(&a);
+}
+
+/* A hint is a guess that is checked: whatever it holds, the bytes are the same. */
+static void test_pack_hint(void **state) {
+    (void)state;
+    static const char *const rows[] = {
+        "M{'id': S'1', 'name': S'a', 'age': N'3', 'city': S'x'}",
+        "M{'id': S'2', 'name': S'b', 'age': N'4', 'city': S'y'}",   /* same order: hint hits */
+        "M{'city': S'z', 'age': N'5', 'name': S'c', 'id': S'3'}",   /* same names, reversed */
+        "M{'id': S'4', 'name': S'd', 'age': N'6', 'zzz': S'w'}",    /* same size, other names */
+        "M{'id': S'5', 'name': S'e'}",                              /* other size */
+        "M{'b': T, 'a': T, 'aa': T, 'a\\x00': T}",                  /* prefixes, an embedded NUL */
+        "M{'a\\x00': T, 'aa': T, 'a': T, 'b': T}",
+        "M{'same-prefix-1': T, 'same-prefix-0': T, 'same-prefix-2': T, 'same-prefix': T}",
+    };
+    dx_arena a = {0};
+    dx_pack_hint hint;
+    memset(&hint, 0xff, sizeof hint); /* garbage to start with */
+    hint.n = 4;
+    for (size_t round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            dx_value v;
+            assert_row_true(i, vt_parse(&a, rows[i], &v));
+            size_t n = 0;
+            assert_row_int_equal(i, dx_value_packed_size(&v, &n, NULL), DX_OK);
+            char *x = malloc(n), *y = malloc(n);
+            assert_row_int_equal(i, dx_value_pack(&v, x, NULL, NULL), DX_OK);
+            assert_row_int_equal(i, dx_value_pack(&v, y, &hint, NULL), DX_OK);
+            assert_row_true(i, memcmp(x, y, n) == 0);
+            assert_row_int_equal(i, hint.n, v.n);
+            free(x);
+            free(y);
+        }
+    }
+    dx_arena_release(&a);
+}
+
+/* More members than the small sort handles: the packed map is sorted all the same. */
+static void test_pack_big_map(void **state) {
+    (void)state;
+    dx_arena a = {0};
+    dx_map_builder mb = {.arena = &a};
+    char name[16];
+    for (int i = 99; i >= 0; i--) {
+        snprintf(name, sizeof name, "k%03d", i);
+        dx_value *slot = dx_mapb_add(&mb, name, strlen(name));
+        assert_non_null(slot);
+        assert_int_equal(dx_value_i64(&a, i, slot), DX_OK);
+    }
+    dx_value m = dx_mapb_finish(&mb), u;
+    size_t n = 0;
+    assert_int_equal(dx_value_packed_size(&m, &n, NULL), DX_OK);
+    char *buf = malloc(n);
+    dx_pack_hint hint = {0};
+    assert_int_equal(dx_value_pack(&m, buf, &hint, NULL), DX_OK);
+    assert_int_equal(dx_value_unpack(&a, buf, true, &u), DX_OK);
+    assert_int_equal(u.n, 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "k%03d", i);
+        assert_row_string_equal(i, u.u.members[i].name, name);
+    }
+    assert_true(dx_value_equal(&m, &u));
+    free(buf);
+    dx_arena_release(&a);
+}
+
+/* dx_item_check = dx_value_validate of each attribute + dx_item_size + dx_value_packed_size. */
+static void test_item_check(void **state) {
+    (void)state;
+    static const char *const rows[] = {
+        "M{}",
+        "M{'id': S'u1', 'n': N'1.50', 'z': N'-0.000120', 'e': N'12e3', 'b': B'\\x01', 't': T, 'nil': Z}",
+        "M{'l': L[S'a', N'1', L[M{'x': SS[S'a', S'b']}]], 'm': M{'k': NS[N'1', N'2.0e1']}}",
+        "M{'caf\\xc3\\xa9': S'\\xf0\\x9f\\x98\\x80 long enough to pass eight bytes'}",
+        "M{'big': N'" D38 "', 'tiny': N'0." Z129 "1', 'huge': N'1" Z125 "'}",
+        "M{'bs': BS[B'\\x00', B'\\x00\\x00'], 'ss': SS[S'x']}",
+        /* invalid: the first bad attribute in the item's order decides */
+        "M{'a': S'ok', 'b': N'1e200', 'c': N'x'}",
+        "M{'a': N'x', 'b': N'1e200'}",
+        "M{'a': SS[]}",
+        "M{'a': Z0}",
+        "M{'a': ?}",
+        "M{'s': S'\\xff'}",
+        "M{'s': S'ascii then \\xc0\\x80'}",
+        "M{'m': M{'k': T, 'k': F}}",
+        "M{'n': N'" D38 "1'}",
+        "M{'ss': SS[S'a', S'a']}",
+        "M{'ns': NS[N'1', N'1.0']}",
+        "M{'ns': NS[N'1', S'2']}",
+        "M{'bs': BS[B'x', B'x']}",
+        "M{'ss': SS[S'ok', S'\xc0\x80']}",
+        "M{'m': M{'\xff': T}}",
+        "M{'deep': L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[S'x']]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "M{'ok': L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[L[S'x']]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+        "M{'z': Z, 'y': T, 'x': F, 'w': B'', 'v': S'', 'u': N'0', 't': L[], 's': M{}}",
+    };
+    dx_arena a = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dx_value v;
+        assert_row_true(i, vt_parse(&a, rows[i], &v));
+        dx_result want, got;
+        dx_result_clear(&want);
+        dx_result_clear(&got);
+        dx_err we = DX_OK;
+        for (uint32_t k = 0; k < v.n && !we; k++)
+            we = dx_value_validate(&v.u.members[k].value, v.u.members[k].name, &want);
+        size_t size = 0, packed = 0;
+        dx_err ge = dx_item_check(&v, &size, &packed, &got);
+        assert_row_int_equal(i, ge, we);
+        assert_row_string_equal(i, got.message, want.message);
+        assert_row_string_equal(i, got.field, want.field);
+        /* In one walk: the same verdict, size and bytes, appended after what out holds. */
+        dx_buf out = {0};
+        assert_row_true(i, dx_buf_puts(&out, "prefix"));
+        size_t size2 = 0;
+        bool dup = true;
+        dx_err pe = dx_item_check_pack(&v, NULL, &out, &size2, &dup);
+        assert_row_int_equal(i, pe, we ? DX_ERR_VALIDATION : DX_OK);
+        if (we) {
+            assert_row_int_equal(i, out.len, 6); /* as it was */
+            dx_buf_free(&out);
+            continue;
+        }
+        assert_row_int_equal(i, size, dx_item_size(&v));
+        assert_row_int_equal(i, size2, size);
+        assert_row_true(i, !dup);
+        size_t p2 = 0;
+        assert_row_int_equal(i, dx_value_packed_size(&v, &p2, NULL), DX_OK);
+        assert_row_int_equal(i, packed, p2);
+        assert_row_int_equal(i, out.len, 6 + p2);
+        char *want_bytes = malloc(p2 + 1);
+        assert_row_int_equal(i, dx_value_pack(&v, want_bytes, NULL, NULL), DX_OK);
+        assert_row_true(i, memcmp(out.ptr + 6, want_bytes, p2) == 0);
+        free(want_bytes);
+        dx_buf_free(&out);
+    }
+    /* Repeated top-level names: packed, but flagged (dx_item_check does not look at them). */
+    dx_value d;
+    assert_true(vt_parse(&a, "M{'b': T, 'a': N'1', 'b': F}", &d));
+    dx_buf out = {0};
+    bool dup = false;
+    assert_int_equal(dx_item_check_pack(&d, NULL, &out, NULL, &dup), DX_OK);
+    assert_true(dup);
+    assert_int_equal(dx_item_check(&d, NULL, NULL, NULL), DX_OK);
+    dx_buf_free(&out);
+    assert_int_equal(dx_item_check_pack(&d, NULL, NULL, NULL, NULL), DX_ERR_INVALID_ARG);
+    dx_value s = dx_vs("x");
+    assert_int_equal(dx_item_check(&s, NULL, NULL, NULL), DX_ERR_INVALID_ARG);
+    dx_arena_release(&a);
+}
+
+/* dx_num_is_canonical against parse + format, over many spellings. */
+static void test_num_canonical(void **state) {
+    (void)state;
+    static const struct {
+        const char *s;
+        bool canon;
+    } rows[] = {
+        {"0", true},     {"-0", false},  {"00", false},   {"0.5", true},  {"-0.5", true},
+        {".5", false},   {"0.50", false}, {"1", true},    {"10", true},   {"-10", true},
+        {"1.0", false},  {"1.", false},  {"1e3", false},  {"+1", false},  {"", false},
+        {"-", false},    {"0.0", false}, {"0." Z129 "1", true}, {"0." Z129 "01", false},
+        {"1" Z125, true}, {"1" Z125 "0", false}, {D38, true}, {D38 "1", false}, {"1.5", true},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        assert_row_int_equal(i, dx_num_is_canonical(rows[i].s, strlen(rows[i].s)), rows[i].canon);
+    /* every canonical text is what dx_num_format writes, sized as dx_num_size sizes it */
+    unsigned long long x = 88172645463325252ull;
+    char buf[300], out[DX_NUM_TEXT_MAX];
+    for (int it = 0; it < 200000; it++) {
+        size_t len = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (x % 3 == 0) buf[len++] = '-';
+        unsigned nd = (unsigned)(x >> 8) % 4 == 0 ? (unsigned)(x >> 16) % 140 : (unsigned)(x >> 16) % 12;
+        for (unsigned k = 0; k < nd; k++) buf[len++] = (char)('0' + ((x >> (k % 50)) % 10 < 3 ? 0 : (x >> (k % 45)) % 10));
+        if ((x >> 24) % 3) {
+            buf[len++] = '.';
+            unsigned f = (unsigned)(x >> 32) % 4 == 0 ? (unsigned)(x >> 40) % 140 : (unsigned)(x >> 40) % 8;
+            for (unsigned k = 0; k < f; k++) buf[len++] = (char)('0' + ((x >> (k % 40)) % 10 < 3 ? 0 : (x >> (k % 37 + 3)) % 10));
+        }
+        buf[len] = 0;
+        dx_num v;
+        bool ok = dx_num_parse(buf, len, &v, NULL) == DX_OK;
+        bool canon = dx_num_is_canonical(buf, len);
+        if (!canon) continue;
+        if (!ok) print_error("iteration %d: %s is canonical but does not parse\n", it, buf);
+        assert_true(ok);
+        size_t fl = dx_num_format(&v, out);
+        if (fl != len || memcmp(out, buf, len) != 0) print_error("iteration %d: %s formats as %s\n", it, buf, out);
+        assert_true(fl == len && memcmp(out, buf, len) == 0);
+        assert_int_equal(dx_num_canon_size(buf, len), dx_num_stored_size(&v));
+    }
+}
+
+/* ---------------------------------------------------------------- random items, two ways */
+
+static uint64_t rnd_state = 0x2545f4914f6cdd1dull;
+static unsigned rnd(unsigned n) {
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (unsigned)(rnd_state % n);
+}
+
+static const char *const rnd_nums[] = {"1", "1.50", "-0", "12e3", "0.001", "abc", "1e200", "7",
+                                       "-3.25", "00012", D38, D38 "9"};
+static const char *const rnd_strs[] = {"", "a", "b", "caf\xc3\xa9", "\xff", "long enough text",
+                                       "\xc0\x80", "a"};
+static const char *const rnd_names[] = {"a", "b", "c", "aaaaaaaa1", "aaaaaaaa2", "\xff", ""};
+
+/* A random value, sometimes invalid in one of the ways validation knows. */
+static void rnd_value(dx_arena *a, int depth, dx_value *v) {
+    unsigned k = rnd(depth > 3 ? 6 : 11);
+    switch (k) {
+    case 0: *v = dx_vn(rnd_nums[rnd(12)]); return;
+    case 1: *v = dx_vs(rnd_strs[rnd(8)]); return;
+    case 2: *v = dx_vb("\x00\x01", rnd(3)); return;
+    case 3: *v = dx_vbool(rnd(2)); return;
+    case 4: v->type = DX_T_NULL; v->n = rnd(8) != 0; v->u.s = NULL; return;
+    case 5: *v = dx_vn(rnd_nums[rnd(5)]); return;
+    default: break;
+    }
+    unsigned n = rnd(5);
+    if (k == 10 && rnd(20) == 0) { v->type = DX_T_NONE; v->n = 0; v->u.s = NULL; return; }
+    if (k == 6 || k == 7) { /* L or M */
+        if (k == 6) {
+            dx_value *e = dx_arena_alloc(a, (n + 1) * sizeof *e);
+            for (unsigned i = 0; i < n; i++) rnd_value(a, depth + 1, &e[i]);
+            *v = dx_vset(DX_T_L, e, n);
+        } else {
+            dx_member *m = dx_arena_alloc(a, (n + 1) * sizeof *m);
+            for (unsigned i = 0; i < n; i++) {
+                const char *nm = rnd_names[rnd(7)];
+                m[i].name = nm;
+                m[i].name_len = (uint32_t)strlen(nm);
+                rnd_value(a, depth + 1, &m[i].value);
+            }
+            *v = dx_vmap(m, n);
+        }
+        return;
+    }
+    /* sets */
+    static const dx_type st[] = {DX_T_SS, DX_T_NS, DX_T_BS};
+    dx_type t = st[rnd(3)];
+    dx_value *e = dx_arena_alloc(a, (n + 1) * sizeof *e);
+    for (unsigned i = 0; i < n; i++) {
+        if (rnd(15) == 0) e[i] = dx_vbool(true); /* wrong member type */
+        else if (t == DX_T_NS) e[i] = dx_vn(rnd_nums[rnd(12)]);
+        else if (t == DX_T_SS) e[i] = dx_vs(rnd_strs[rnd(8)]);
+        else {
+            const char *b = rnd_strs[rnd(8)];
+            e[i] = dx_vb(b, strlen(b) % 3);
+        }
+    }
+    *v = dx_vset(t, e, n);
+}
+
+/* dx_item_check_pack against dx_item_check + dx_value_pack on random items, valid and not. */
+static void test_item_check_pack_random(void **state) {
+    (void)state;
+    dx_arena a = {0};
+    dx_buf out = {0};
+    int valid = 0;
+    for (int it = 0; it < 20000; it++) {
+        dx_arena_reset(&a);
+        unsigned n = rnd(7);
+        dx_member *m = dx_arena_alloc(&a, (n + 1) * sizeof *m);
+        for (unsigned i = 0; i < n; i++) {
+            const char *nm = rnd_names[rnd(7)];
+            m[i].name = nm;
+            m[i].name_len = (uint32_t)strlen(nm);
+            rnd_value(&a, 1, &m[i].value);
+        }
+        dx_value item = dx_vmap(m, n);
+        size_t s1 = 0, p1 = 0, s2 = 0;
+        dx_err e1 = dx_item_check(&item, &s1, &p1, NULL);
+        dx_buf_clear(&out);
+        bool dup = false;
+        dx_err e2 = dx_item_check_pack(&item, NULL, &out, &s2, &dup);
+        if ((e1 == DX_OK) != (e2 == DX_OK)) print_error("iteration %d: %d vs %d\n", it, e1, e2);
+        assert_int_equal(e1 == DX_OK, e2 == DX_OK);
+        if (e1) {
+            assert_int_equal(out.len, 0);
+            continue;
+        }
+        valid++;
+        assert_int_equal(s1, s2);
+        assert_int_equal(s1, dx_item_size(&item));
+        assert_int_equal(p1, out.len);
+        char *want = malloc(p1 + 1);
+        assert_int_equal(dx_value_pack(&item, want, NULL, NULL), DX_OK);
+        assert_true(memcmp(want, out.ptr, p1) == 0);
+        free(want);
+        assert_int_equal(dup, dx_map_find_dup(&item) != NULL);
+    }
+    assert_true(valid > 2000); /* both kinds were tried */
+    dx_buf_free(&out);
+    dx_arena_release(&a);
+}
+
+/* Duplicate names: the first member (in order) that repeats an earlier name, or NULL. */
+static void test_map_find_dup(void **state) {
+    (void)state;
+    static const struct {
+        const char *v;
+        const char *dup; /* NULL: none */
+    } rows[] = {
+        {"M{}", NULL},
+        {"M{'a': T}", NULL},
+        {"M{'a': T, 'b': T, 'ab': T, 'ba': T, '': T}", NULL},
+        {"M{'a': T, 'b': T, 'a': F}", "a"},
+        {"M{'': T, '': F}", ""},
+        {"M{'x1': T, 'y1': T, 'x1': T, 'y1': T}", "x1"},
+        {"M{'a\\x00': T, 'a': T}", NULL},
+        {"M{'k01': T, 'k02': T, 'k03': T, 'k04': T, 'k05': T, 'k06': T, 'k07': T, 'k08': T,"
+         " 'k09': T, 'k10': T, 'k11': T, 'k12': T, 'k13': T, 'k14': T, 'k15': T, 'k16': T}",
+         NULL},
+        {"M{'k01': T, 'k02': T, 'k03': T, 'k04': T, 'k05': T, 'k06': T, 'k07': T, 'k08': T,"
+         " 'k09': T, 'k10': T, 'k11': T, 'k12': T, 'k13': T, 'k14': T, 'k15': T, 'k03': T}",
+         "k03"},
+        {"M{'k01': T, 'k02': T, 'k03': T, 'k04': T, 'k05': T, 'k06': T, 'k07': T, 'k08': T,"
+         " 'k09': T, 'k10': T, 'k11': T, 'k12': T, 'k13': T, 'k14': T, 'k15': T, 'k16': T, 'k17': T,"
+         " 'k16': F}",
+         "k16"},
+    };
+    dx_arena a = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dx_value v;
+        assert_row_true(i, vt_parse(&a, rows[i].v, &v));
+        const dx_member *d = dx_map_find_dup(&v);
+        if (!rows[i].dup) {
+            assert_row_true(i, d == NULL);
+            continue;
+        }
+        assert_row_true(i, d != NULL);
+        assert_row_string_equal(i, d->name, rows[i].dup);
+    }
+    dx_value s = dx_vs("x");
+    assert_null(dx_map_find_dup(&s));
+    dx_arena_release(&a);
+}
+
 /* ---------------------------------------------------------------- cmp and equal */
 
 static void test_value_cmp(void **state) {
@@ -1073,6 +1536,13 @@ int main(void) {
         cmocka_unit_test(test_value_copy),
         cmocka_unit_test(test_flatten),
         cmocka_unit_test(test_flatten_big_map),
+        cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_pack_hint),
+        cmocka_unit_test(test_pack_big_map),
+        cmocka_unit_test(test_item_check),
+        cmocka_unit_test(test_num_canonical),
+        cmocka_unit_test(test_map_find_dup),
+        cmocka_unit_test(test_item_check_pack_random),
         cmocka_unit_test(test_value_cmp),
         cmocka_unit_test(test_value_equal),
         cmocka_unit_test(test_value_equal_large),

@@ -29,7 +29,9 @@ extern "C" {
 
 typedef struct dx_mem_opts {
     uint32_t shards;        /* lock shards per table, rounded to a power of two (default 64) */
-    bool simulate_capacity; /* throttle tables created with provisioned rcu/wcu */
+    bool simulate_capacity; /* throttle tables created with provisioned rcu/wcu, and any
+                               partition key over DynamoDB's 1000 WCU/s / 3000 RCU/s
+                               (dx_result.reason "Table{Write,Read}KeyRangeThroughputExceeded") */
     uint32_t burst_ms;      /* capacity a bucket may save up (default 1000 ms of units) */
 } dx_mem_opts;
 

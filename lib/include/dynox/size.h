@@ -28,6 +28,10 @@ extern "C" {
 
 /* Size of a number given as decimal text. */
 size_t dx_num_size(const char *s, size_t n);
+/* Size of a number whose text is canonical (dx_num_is_canonical), read off the text. */
+size_t dx_num_canon_size(const char *s, size_t n);
+/* Size of a parsed number (what dx_num_size gives for its text). */
+size_t dx_num_stored_size(const dx_num *x);
 /* Size of one value (not including any attribute name). */
 size_t dx_value_size(const dx_value *v);
 /* Size of an item (an M value): for each attribute, name bytes + value size. */

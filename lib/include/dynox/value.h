@@ -165,6 +165,9 @@ dx_err dx_num_parse(const char *s, size_t n, dx_num *out, dx_result *r);
  * dx_num_parse never produces) gets "" and 0.
  */
 size_t dx_num_format(const dx_num *x, char *out);
+/* true when s is exactly what dx_num_format writes for some valid number (so it needs no
+ * parsing to be validated or canonicalised). Conservative: false means "parse it". */
+bool dx_num_is_canonical(const char *s, size_t n);
 /* Numeric comparison: <0, 0, >0. */
 int dx_num_cmp(const dx_num *a, const dx_num *b);
 /* Exact a + b and a - b; DX_ERR_VALIDATION when the result needs more than 38 digits or leaves the range. */
@@ -205,6 +208,36 @@ dx_err dx_value_copy(dx_arena *a, const dx_value *src, dx_value *dst);
 dx_err dx_value_flatten(const dx_value *v, dx_value **out, dx_result *r);
 
 /*
+ * The packed form: a value as one compact, self-contained byte string (less
+ * than half a flattened block for typical items), numbers canonical and map
+ * members sorted by name as dx_value_flatten does. For storing many values;
+ * reading one means unpacking it. The format is private to this version of
+ * the library (never written to disk or sent anywhere).
+ *
+ * dx_value_packed_size measures v (DX_ERR_VALIDATION for an invalid number,
+ * or for DX_T_NONE); dx_value_pack writes it to out, which holds that many
+ * bytes (DX_ERR_NOMEM only for maps of more than 32 members, which need
+ * scratch memory to sort). dx_value_unpack rebuilds the value in arena a:
+ * with copy, strings and names are copied into the arena too; without, they
+ * point into the packed bytes (NUL-terminated there), which must then outlive
+ * the value.
+ *
+ * hint (may be NULL) remembers the order that sorted the last top-level map
+ * packed with it; a caller packing many maps with the same attribute names
+ * (a bulk load) passes the same hint each time and skips the sorting. A hint
+ * is only ever a guess that is checked: any hint gives the same bytes. One
+ * hint per thread.
+ */
+typedef struct dx_pack_hint {
+    uint32_t n;
+    uint8_t ord[32];
+} dx_pack_hint;
+
+dx_err dx_value_packed_size(const dx_value *v, size_t *out, dx_result *r);
+dx_err dx_value_pack(const dx_value *v, void *out, dx_pack_hint *hint, dx_result *r);
+dx_err dx_value_unpack(dx_arena *a, const void *packed, bool copy, dx_value *out);
+
+/*
  * Order of two scalar values of the same type as DynamoDB sorts them: N
  * numerically, S and B as unsigned bytes. Other or mismatched types compare
  * by type tag (a total order, not a DynamoDB one); BOOL false < true; two
@@ -232,6 +265,32 @@ bool dx_value_equal(const dx_value *a, const dx_value *b);
  * r->field = path. Large sets and maps use scratch memory, freed before return.
  */
 dx_err dx_value_validate(const dx_value *v, const char *path, dx_result *r);
+
+/*
+ * For an item (an M value): dx_value_validate of every attribute value, with
+ * the attribute's name as path (attribute names themselves are not checked
+ * here, nor duplicates among them: see dx_map_find_dup), and in the same walk
+ * its size as dx_item_size counts it (*size) and dx_value_packed_size
+ * (*packed). Either output may be NULL. Errors as dx_value_validate;
+ * DX_ERR_INVALID_ARG when item is not an M.
+ */
+dx_err dx_item_check(const dx_value *item, size_t *size, size_t *packed, dx_result *r);
+
+/*
+ * dx_item_check and dx_value_pack in one walk, for storing an item: appends
+ * the packed item to out and gives its size as dx_item_size counts it
+ * (*size) and whether two of its attributes share a name (*dup_names: the
+ * packed bytes then hold both, so do not store them). DX_ERR_VALIDATION,
+ * without a message, when dx_item_check would fail (call it for DynamoDB's
+ * message, which names the first bad attribute in the item's own order);
+ * DX_ERR_NOMEM; either way out is as it was. hint as for dx_value_pack.
+ */
+dx_err dx_item_check_pack(const dx_value *item, dx_pack_hint *hint, dx_buf *out, size_t *size,
+                          bool *dup_names);
+
+/* The first member of map m whose name another member also has, or NULL. Large maps use
+ * scratch memory (freed before return). */
+const dx_member *dx_map_find_dup(const dx_value *m);
 
 #ifdef __cplusplus
 }
