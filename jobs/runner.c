@@ -271,6 +271,7 @@ typedef struct setup {
     bool resumed;
     char *input_path, *checkpoint_path;
     dx_client_stats stats0;
+    double table_rcu, table_wcu; /* provisioned capacity (0: on-demand or unknown) */
 } setup;
 
 /* A client from st->conn with these options; it replaces the one the job had. */
@@ -404,6 +405,10 @@ static dx_err check_table(rjob *job, setup *st, dxj_report *rep, bool memory, dx
     }
     double wcu = d.wcu, rcu = d.rcu;
     bool on_demand = d.on_demand;
+    if (!on_demand) {
+        st->table_wcu = wcu;
+        st->table_rcu = rcu;
+    }
     if (!memory) {
         dx_call call = {.req = {.op = DX_OP_DESCRIBE_BACKUPS, .table = job->table}, .arena = &a};
         if (dx_client_call(job->client, &call) == DX_OK) {
@@ -917,6 +922,13 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
         free(seed);
         if (e) goto out;
     }
+    /*
+     * A provisioned table says its capacity: the adaptive limiter starts just
+     * below it instead of learning it from throttles (after the seed, which
+     * is not the job's work). Caps from --max-wcu or --capacity-share still
+     * bound it.
+     */
+    if (st.table_wcu > 0 || st.table_rcu > 0) dx_client_rate_hint(job.client, st.table_rcu, st.table_wcu);
 
     /* 2. Hooks and conditions. */
     if (spec->hooks.plugin) {
