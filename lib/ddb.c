@@ -18,7 +18,8 @@
  * x-amz-crc32, then dx_ddb_parse (2xx) or dx_ddb_error_from_body (other
  * statuses) fills the attempt's resp/res and dx_attempt_done hands it back.
  * Completions only happen inside poll(), or inside start() when the request
- * could not even be sent.
+ * could not even be sent. What does not change per request is made once:
+ * the X-Amz-Target strings per client, the X-Amz-Date per second per engine.
  *
  * Batch responses name unprocessed entries by value, not position: each
  * entry of UnprocessedItems / UnprocessedKeys is matched to the first unused
@@ -985,6 +986,7 @@ typedef struct ddb {
     dx_endpoint ep;
     char url[520];
     char region[64];
+    char target[DX_OP__COUNT][48]; /* X-Amz-Target per operation, "DynamoDB_20120810.PutItem" */
     dx_creds_provider *prov;
     bool owns_prov;
     dx_sigv4_signer *signer;
@@ -1011,6 +1013,8 @@ struct ddb_engine {
     ddb *d;
     dx_http *http;
     actx *free_ctx;
+    int64_t date_s;                         /* the second amzdate was formatted for */
+    char amzdate[DX_SIGV4_AMZDATE_LEN + 1]; /* "" until the first request */
 };
 
 /* Replaces every occurrence of secret in msg (NUL-terminated, cap bytes) with "[redacted]". */
@@ -1054,6 +1058,14 @@ static void ctx_release(ddb_engine *e, actx *x) {
     e->free_ctx = x;
 }
 
+/* snprintf(dst, cap, "%s", src) without the format parsing, for the per-request path. */
+static void copy_str(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 static void on_http(void *ud, dx_http_resp *h) {
     actx *x = ud;
     ddb_engine *e = x->eng;
@@ -1068,14 +1080,14 @@ static void on_http(void *ud, dx_http_resp *h) {
                 "header %u; it was damaged on the way and will be retried",
                 op, h->body.len, h->status, (unsigned)h->crc32);
         r->http_status = h->status;
-        snprintf(r->request_id, sizeof r->request_id, "%s", h->request_id);
+        copy_str(r->request_id, sizeof r->request_id, h->request_id);
     } else if (h->status >= 200 && h->status < 300) {
         if (dx_ddb_parse(&a->req, h->body.ptr, h->body.len, a->arena, &x->scratch, &a->resp, r) ==
             DX_OK) {
             r->err = DX_OK;
         }
         r->http_status = h->status;
-        snprintf(r->request_id, sizeof r->request_id, "%s", h->request_id);
+        copy_str(r->request_id, sizeof r->request_id, h->request_id);
     } else {
         dx_ddb_error_from_body(h->status, h->body.ptr, h->body.len, h->request_id, &x->scratch, r);
         if (strcmp(r->type, "ExpiredTokenException") == 0) dx_creds_provider_invalidate(e->d->prov);
@@ -1135,18 +1147,25 @@ static void ddb_start(void *be, dx_attempt *a) {
         x->eng = e;
     }
     x->a = a;
-    char target[64], amzdate[DX_SIGV4_AMZDATE_LEN + 1];
-    dx_err err = dx_ddb_encode(&a->req, &x->body, &a->res);
+    dx_err err = dx_ddb_encode(&a->req, &x->body, &a->res); /* checks that op is in range */
     if (err == DX_OK) err = dx_creds_provider_get(d->prov, &x->creds, &a->res);
-    if (err == DX_OK && dx_sigv4_amzdate(now_s(d), amzdate) != DX_OK)
-        err = dx_fail(&a->res, DX_ERR_CONFIG, NULL, "the clock is outside 1970-9999");
     if (err == DX_OK) {
-        snprintf(target, sizeof target, TARGET_PREFIX "%s", dx_op_name(a->req.op));
+        /* X-Amz-Date changes once a second: format it then, not per request. */
+        int64_t t = now_s(d);
+        if (t != e->date_s || !e->amzdate[0]) {
+            if (dx_sigv4_amzdate(t, e->amzdate) != DX_OK) {
+                e->amzdate[0] = 0;
+                err = dx_fail(&a->res, DX_ERR_CONFIG, NULL, "the clock is outside 1970-9999");
+            }
+            e->date_s = t;
+        }
+    }
+    if (err == DX_OK) {
         dx_sigv4_creds sc = dx_creds_sigv4(x->creds);
         dx_sigv4_ddb_request sr = {.host = d->ep.host_header,
-                                   .target = target,
+                                   .target = d->target[a->req.op],
                                    .body = {x->body.ptr, x->body.len},
-                                   .amzdate = amzdate,
+                                   .amzdate = e->amzdate,
                                    .region = d->region,
                                    .creds = &sc};
         err = dx_sigv4_sign_dynamodb(d->signer, &sr, &x->sh, &a->res);
@@ -1214,6 +1233,8 @@ dx_err dx_ddb_client_new(const dx_ddb_opts *o, const dx_client_opts *copts, dx_c
         goto fail;
     }
     snprintf(d->region, sizeof d->region, "%s", o->region);
+    for (int op = 0; op < DX_OP__COUNT; op++)
+        snprintf(d->target[op], sizeof d->target[op], TARGET_PREFIX "%s", dx_op_name((dx_op)op));
     if (nonempty(o->endpoint_url)) {
         err = dx_endpoint_parse(o->endpoint_url, &d->ep, r);
     } else {

@@ -32,7 +32,7 @@
 #include "dynox/sigv4.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/opensslv.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +98,21 @@ static bool sreserve(dx_buf *b, size_t extra) {
     return true;
 }
 
+/* Appends once sreserve made room (the buffer never grows through dx_buf's realloc). */
 static bool sappend(dx_buf *b, const void *p, size_t n) {
-    return sreserve(b, n) && dx_buf_append(b, p, n);
+    if (!sreserve(b, n)) return false;
+    if (n) memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = 0;
+    return true;
 }
 static bool sputs(dx_buf *b, const char *s) { return sappend(b, s, strlen(s)); }
-static bool sputc(dx_buf *b, char c) { return sreserve(b, 1) && dx_buf_putc(b, c); }
+static bool sputc(dx_buf *b, char c) {
+    if (!sreserve(b, 1)) return false;
+    b->ptr[b->len++] = c;
+    b->ptr[b->len] = 0;
+    return true;
+}
 
 /* Empties b, allocating if needed so that b->ptr is a valid "" afterwards. */
 static bool sreset(dx_buf *b) {
@@ -114,16 +124,89 @@ static dx_err nomem(dx_result *r) {
     return dx_fail(r, DX_ERR_NOMEM, NULL, "sigv4: out of memory while signing");
 }
 
-static bool sha256(const void *p, size_t n, unsigned char out[32]) {
-    unsigned int len = 0;
-    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+/*
+ * SHA-256 and HMAC-SHA256. OpenSSL 3 looks an algorithm up by name (EVP_MD_fetch)
+ * on every EVP_Digest(EVP_sha256()) or HMAC() call, which cost more than
+ * hashing a small request. So SHA-256 is fetched once per process, each thread
+ * keeps one EVP_MD_CTX (freed when the thread ends), and HMAC is done here
+ * from two digests (RFC 2104) on that context. The context is the only
+ * shared state and is per thread, so every function stays thread-safe; no
+ * hash is ever nested inside another on the same thread.
+ */
+#if OPENSSL_VERSION_NUMBER < 0x30000000L /* OpenSSL 1.1: no fetching, nothing to save */
+#define EVP_DigestInit_ex2(c, type, params) EVP_DigestInit_ex(c, type, NULL)
+#endif
+
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md_sha256;   /* kept for the process; NULL: EVP_sha256() instead */
+static pthread_key_t md_key;
+static bool md_key_ok;
+
+static void md_ctx_destroy(void *p) { EVP_MD_CTX_free(p); }
+
+static void md_init(void) {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+#endif
+    md_key_ok = pthread_key_create(&md_key, md_ctx_destroy) == 0;
 }
 
+/* This thread's digest context, or NULL (out of memory: callers fall back). */
+static EVP_MD_CTX *md_ctx(void) {
+    pthread_once(&md_once, md_init);
+    if (!md_key_ok) return NULL;
+    EVP_MD_CTX *c = pthread_getspecific(md_key);
+    if (c) return c;
+    c = EVP_MD_CTX_new();
+    if (c && pthread_setspecific(md_key, c) != 0) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static const EVP_MD *md(void) { return md_sha256 ? md_sha256 : EVP_sha256(); }
+
+/* SHA-256 of the concatenation of up to two pieces (b may be NULL). */
+static bool sha256_2(const void *a, size_t an, const void *b, size_t bn, unsigned char out[32]) {
+    EVP_MD_CTX *c = md_ctx(), *tmp = NULL;
+    if (!c && !(c = tmp = EVP_MD_CTX_new())) return false;
+    unsigned int len = 0;
+    bool ok = EVP_DigestInit_ex2(c, md(), NULL) == 1 && EVP_DigestUpdate(c, a, an) == 1 &&
+              (!b || EVP_DigestUpdate(c, b, bn) == 1) && EVP_DigestFinal_ex(c, out, &len) == 1 &&
+              len == 32;
+    EVP_MD_CTX_free(tmp);
+    return ok;
+}
+
+static bool sha256(const void *p, size_t n, unsigned char out[32]) {
+    return sha256_2(p, n, NULL, 0, out);
+}
+
+/* Leaves no key-derived state in this thread's context (after deriving a signing key). */
+static void md_scrub(void) {
+    EVP_MD_CTX *c = md_ctx();
+    if (c) (void)EVP_DigestInit_ex2(c, md(), NULL);
+}
+
+/* HMAC-SHA256 (RFC 2104): H(K ^ opad || H(K ^ ipad || msg)). Every key-derived byte is wiped. */
 static bool hmac256(const void *key, size_t keylen, const void *msg, size_t n,
                     unsigned char out[32]) {
-    unsigned int len = 0;
-    if (keylen > INT32_MAX) return false;
-    return HMAC(EVP_sha256(), key, (int)keylen, msg, n, out, &len) != NULL && len == 32;
+    unsigned char k[64], pad[64], inner[32];
+    bool ok = true;
+    memset(k, 0, sizeof k);
+    if (keylen > sizeof k)
+        ok = sha256(key, keylen, k);
+    else if (keylen)
+        memcpy(k, key, keylen);
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = (unsigned char)(k[i] ^ 0x36);
+    ok = ok && sha256_2(pad, sizeof pad, msg, n, inner);
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = (unsigned char)(k[i] ^ 0x5c);
+    ok = ok && sha256_2(pad, sizeof pad, inner, sizeof inner, out);
+    dx_memwipe(k, sizeof k);
+    dx_memwipe(pad, sizeof pad);
+    dx_memwipe(inner, sizeof inner);
+    return ok;
 }
 
 /* A region or service name: non-empty, printable, no '/' (it is a scope component). */
@@ -607,6 +690,7 @@ dx_err dx_sigv4_signing_key(const char *secret_access_key, const char *amzdate, 
               hmac256(a, 32, region, strlen(region), b) &&
               hmac256(b, 32, service, strlen(service), a) &&
               hmac256(a, 32, "aws4_request", 12, key);
+    md_scrub();
     dx_memwipe(k0, sl + 4);
     if (k0 != stackbuf) free(k0);
     dx_memwipe(a, sizeof a);
@@ -918,8 +1002,8 @@ dx_err dx_sigv4_sign_dynamodb(dx_sigv4_signer *s, const dx_sigv4_ddb_request *re
     if (req->body.len && !req->body.ptr)
         return dx_fail(r, DX_ERR_INVALID_ARG, "body", "sigv4: body.len is set but body.ptr is NULL");
 
-    char clen[24];
-    snprintf(clen, sizeof clen, "%zu", req->body.len);
+    char clen[24] = "";
+    if (req->flags & DX_SIGV4_SIGN_CONTENT_LENGTH) snprintf(clen, sizeof clen, "%zu", req->body.len);
     const char *tok = req->creds->session_token;
     bool has_tok = tok && *tok;
     if (has_tok && !value_ok(tok))

@@ -6,7 +6,8 @@
  *   - request bodies, byte-exact, for every operation (table-driven)
  *   - the whole HTTP request (headers, SigV4 signature) for fixed time and
  *     credentials, byte-exact; the signatures were computed independently
- *     (Python's hmac/hashlib) from the canonical request AWS specifies
+ *     (Python's hmac/hashlib) from the canonical request AWS specifies;
+ *     X-Amz-Date and the scope following the clock
  *   - error mapping from recorded DynamoDB error bodies (table-driven)
  *   - response parsing: items, paging, capacity, table descriptions,
  *     UnprocessedItems / UnprocessedKeys mapped back to request indices
@@ -919,6 +920,62 @@ static void test_wire_format(void **state) {
     dx_arena_release(&a);
 }
 
+static int64_t step_clock(void *ud) { return *(const int64_t *)ud; }
+
+/*
+ * X-Amz-Date (formatted once per second per engine) follows the clock: the
+ * same second twice, the next second, the next day (the scope's date too),
+ * and a clock outside 1970-9999 is a configuration error that does not stick.
+ */
+static void test_date_follows_clock(void **state) {
+    (void)state;
+    e2e t;
+    e2e_start(&t, NULL, 0, NULL, NULL); /* for its server */
+    char url[64];
+    mh_url(t.srv, "", url, sizeof url);
+    int64_t now = FIXED_TIME;
+    dx_ddb_opts o = {.endpoint_url = url, .region = "us-east-1", .access_key_id = AKID,
+                     .secret_access_key = SECRET, .clock_s = step_clock, .clock_ud = &now,
+                     .timeout_ms = 2000};
+    dx_client_opts co = {.retry = {.max_attempts = 1}};
+    dx_client *c = NULL;
+    assert_int_equal(dx_ddb_client_new(&o, &co, &c, NULL), DX_OK);
+    static const struct {
+        int64_t t;
+        dx_err err;
+        const char *date, *scope;
+    } rows[] = {
+        {FIXED_TIME, DX_OK, "20231114T221320Z", "/20231114/"},
+        {FIXED_TIME, DX_OK, "20231114T221320Z", "/20231114/"},
+        {FIXED_TIME + 1, DX_OK, "20231114T221321Z", "/20231114/"},
+        {FIXED_TIME + 86400, DX_OK, "20231115T221320Z", "/20231115/"},
+        {-1, DX_ERR_CONFIG, NULL, NULL},
+        {FIXED_TIME + 86400, DX_OK, "20231115T221320Z", "/20231115/"},
+    };
+    dx_arena a = {0};
+    int sent = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        now = rows[i].t;
+        dx_call call = {.arena = &a};
+        build_req(&a, &enc_rows[2], &call.req);
+        dx_err e = dx_client_call(c, &call);
+        print_message("row %zu: t=%lld -> %s %s\n", i, (long long)rows[i].t, dx_err_name(e),
+                      call.res.message);
+        assert_row_int_equal(i, e, rows[i].err);
+        if (e != DX_OK) continue;
+        char want[64];
+        snprintf(want, sizeof want, "\r\nX-Amz-Date: %s\r\n", rows[i].date);
+        assert_row_true(i, strstr(t.sc.raw[sent].ptr, want) != NULL);
+        snprintf(want, sizeof want, "Credential=" AKID "%s", rows[i].scope);
+        assert_row_true(i, strstr(t.sc.raw[sent].ptr, want) != NULL);
+        sent++;
+    }
+    assert_int_equal(t.sc.n, sent);
+    dx_client_free(c);
+    dx_arena_release(&a);
+    e2e_stop(&t);
+}
+
 /* A body sent with a wrong x-amz-crc32 is a retryable DX_ERR_CRC32. */
 static void test_crc_mismatch(void **state) {
     (void)state;
@@ -1315,6 +1372,7 @@ int main(void) {
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_reference_signer),
         cmocka_unit_test(test_wire_format),
+        cmocka_unit_test(test_date_follows_clock),
         cmocka_unit_test(test_crc_mismatch),
         cmocka_unit_test(test_errors_through_engine),
         cmocka_unit_test(test_batch_redrive),

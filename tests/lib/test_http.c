@@ -3,8 +3,9 @@
  * (tests/support/mini_httpd.c) on 127.0.0.1: request and response contents,
  * keep-alive reuse, many requests in flight and the in-flight limit,
  * time-outs, connection resets (fresh, reused, idle-closed), refused
- * connections, the body limit, cancellation on free, and submitting from a
- * callback.
+ * connections, the body limit, cancellation on free, submitting from a
+ * callback, more sockets ready than one epoll_wait returns, one slot taking
+ * turns between URLs, and the User-Agent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -230,6 +231,97 @@ static void test_many_in_flight(void **state) {
     dx_http_free(h);
     mh_stop(s);
     for (int i = 0; i < N; i++) dx_buf_free(&g[i].body);
+}
+
+/* More requests ready at once than one epoll_wait returns (64): none is lost. */
+static void test_many_ready_at_once(void **state) {
+    (void)state;
+    srv_ctx sc = {BEH_DELAY, 50};
+    mh_server *s = mh_start(handler, &sc, NULL);
+    dx_http_opts o = {.max_inflight = 150};
+    dx_http *h = NULL;
+    assert_int_equal(dx_http_new(&o, &h, NULL), DX_OK);
+    char url[128];
+    mh_url(s, "/", url, sizeof url);
+    enum { N = 150 };
+    static got g[N];
+    memset(g, 0, sizeof g);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            dx_http_req rq = {.method = "POST", .url = url, .body = "abc", .body_len = 3};
+            assert_int_equal(dx_http_submit(h, &rq, on_done, &g[i]), DX_OK);
+        }
+        run_all(h);
+        for (int i = 0; i < N; i++) {
+            assert_row_int_equal(i, g[i].n, round + 1);
+            assert_row_int_equal(i, g[i].err, DX_OK);
+            assert_row_int_equal(i, g[i].status, 200);
+        }
+    }
+    dx_http_stats st;
+    dx_http_stats_get(h, &st);
+    assert_int_equal(st.requests, 2 * N);
+    assert_int_equal(st.connects, N);
+    assert_int_equal(st.reused, N);
+    dx_http_free(h);
+    mh_stop(s);
+    for (int i = 0; i < N; i++) dx_buf_free(&g[i].body);
+}
+
+/* One connection (and slot) taking turns between URLs: each request goes to its own. */
+static void test_url_changes(void **state) {
+    (void)state;
+    srv_ctx sc = {BEH_ECHO, 0};
+    mh_server *s = mh_start(handler, &sc, NULL);
+    dx_http *h = NULL;
+    assert_int_equal(dx_http_new(NULL, &h, NULL), DX_OK);
+    char a[128], b[128], want[160];
+    mh_url(s, "/a", a, sizeof a);
+    mh_url(s, "/b?x=1", b, sizeof b);
+    got g = {0};
+    for (int i = 0; i < 6; i++) {
+        const char *u = i % 3 == 1 ? b : a;
+        one(h, u, "POST", "x", &g);
+        assert_row_int_equal(i, g.err, DX_OK);
+        snprintf(want, sizeof want, "POST %s conn=1 seq=%d body=x", i % 3 == 1 ? "/b?x=1" : "/a",
+                 i + 1);
+        assert_row_true(i, strncmp(g.body.ptr, want, strlen(want)) == 0);
+    }
+    assert_int_equal(mh_connections(s), 1);
+    dx_http_free(h);
+    mh_stop(s);
+    dx_buf_free(&g.body);
+}
+
+/* The default User-Agent, the engine's own, and a request's own replacing it. */
+static void test_user_agent(void **state) {
+    (void)state;
+    srv_ctx sc = {BEH_ECHO, 0};
+    mh_server *s = mh_start(handler, &sc, NULL);
+    char url[128];
+    mh_url(s, "/", url, sizeof url);
+    got g = {0};
+    dx_http_opts o = {.user_agent = "tester/1.0"};
+    dx_http *h = NULL;
+    assert_int_equal(dx_http_new(&o, &h, NULL), DX_OK);
+    one(h, url, "POST", "x", &g);
+    assert_int_equal(g.err, DX_OK);
+    /* Where curl would put it: right after Host. */
+    assert_non_null(strstr(g.body.ptr, "\r\nUser-Agent: tester/1.0\r\nX-Test: yes\r\n"));
+    const char *hdrs[] = {"user-agent: mine/2", "X-Test: yes"};
+    dx_http_req rq = {.method = "POST", .url = url, .headers = hdrs, .nheaders = 2,
+                      .body = "x", .body_len = 1};
+    assert_int_equal(dx_http_submit(h, &rq, on_done, &g), DX_OK);
+    run_all(h);
+    assert_int_equal(g.err, DX_OK);
+    assert_non_null(strstr(g.body.ptr, "\r\nuser-agent: mine/2\r\n"));
+    assert_null(strstr(g.body.ptr, "tester/1.0"));
+    const char *bad[] = {"X-Test: yes", NULL};
+    rq.headers = bad;
+    assert_int_equal(dx_http_submit(h, &rq, on_done, &g), DX_ERR_INVALID_ARG);
+    dx_http_free(h);
+    mh_stop(s);
+    dx_buf_free(&g.body);
 }
 
 static void test_inflight_limit(void **state) {
@@ -539,6 +631,9 @@ int main(void) {
         cmocka_unit_test(test_get_and_post),
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_many_in_flight),
+        cmocka_unit_test(test_many_ready_at_once),
+        cmocka_unit_test(test_url_changes),
+        cmocka_unit_test(test_user_agent),
         cmocka_unit_test(test_inflight_limit),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_reset_fresh_connection),

@@ -590,11 +590,27 @@ static void test_signing_key(void **state) {
     /* A failed derivation leaves no key behind. */
     for (size_t i = 0; i < sizeof key; i++) assert_int_equal(key[i], 0);
 
-    /* A very long secret (beyond the stack buffer) still works. */
-    char longsec[300];
-    memset(longsec, 'k', sizeof longsec - 1);
-    longsec[sizeof longsec - 1] = 0;
-    assert_int_equal(dx_sigv4_signing_key(longsec, SUITE_DATE, "r", "s", key, NULL), DX_OK);
+    /* HMAC keys around SHA-256's 64-byte block: "AWS4" + secret of 64 bytes is used as
+     * is, 65 bytes and more are hashed first (RFC 2104); beyond 124 bytes the secret
+     * also leaves the stack buffer. Expected keys from Python's hmac module. */
+    static const struct {
+        char ch;
+        size_t len;
+        const char *key;
+    } rows[] = {
+        {'j', 60, "c2826a911a6a0afe6bf839498f4b8f84c08b8f0d5a99e929349b3f55799b8c41"},
+        {'j', 61, "30e310cdf09a021932ae17b36e41032f0846e0e697d3412ed8387879c484803e"},
+        {'k', 299, "e692936a8ec7390937972fee62b0123e769ca404007e2a3c4e5d62946dbd7b90"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char sec[300];
+        memset(sec, rows[i].ch, rows[i].len);
+        sec[rows[i].len] = 0;
+        print_message("row %zu: secret of %zu bytes\n", i, rows[i].len);
+        assert_int_equal(dx_sigv4_signing_key(sec, SUITE_DATE, "r", "s", key, NULL), DX_OK);
+        hex(key, sizeof key, h);
+        assert_string_equal(h, rows[i].key);
+    }
 }
 
 static void test_signature_and_authorization(void **state) {
@@ -721,6 +737,12 @@ static void *signing_thread(void *p) {
         if (sign_simple(t->s, SUITE_AKID, SUITE_SECRET, SUITE_DATE, region, &out) != DX_OK ||
             sign_simple(NULL, SUITE_AKID, SUITE_SECRET, SUITE_DATE, region, &ref) != DX_OK ||
             strcmp(out.signature, ref.signature) != 0)
+            t->bad++;
+        /* Each thread hashes with its own digest context: known answers, concurrently. */
+        char ph[DX_SIGV4_HEX_LEN + 1];
+        if (dx_sigv4_payload_hash(dx_str_c(i % 2 ? "abc" : ""), ph) != DX_OK ||
+            strcmp(ph, i % 2 ? "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+                             : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") != 0)
             t->bad++;
         dx_sigv4_output_free(&ref);
     }

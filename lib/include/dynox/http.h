@@ -1,10 +1,11 @@
 /*
  * dynox/http.h - an asynchronous HTTP/1.1 engine: one thread, many requests
- * in flight, on a libcurl multi handle.
+ * in flight, on a libcurl multi handle driven through epoll.
  *
- * A dx_http engine keeps one connection cache (a curl multi handle) and a
- * pool of reusable transfer slots. dx_http_submit queues a request; up to
- * max_inflight of them run at once and the rest wait in FIFO order.
+ * A dx_http engine keeps one connection cache (a curl multi handle), an
+ * epoll set and a pool of reusable transfer slots. dx_http_submit queues a
+ * request; up to max_inflight of them run at once and the rest wait in FIFO
+ * order.
  * dx_http_poll drives the I/O and calls each request's completion callback
  * exactly once, on the thread that polls. Connections are kept alive and
  * reused between requests to the same host; TLS peers and host names are
@@ -62,7 +63,8 @@ typedef struct dx_http_opts {
 typedef struct dx_http_req {
     const char *method;          /* "GET" (NULL), "POST", "PUT", ... */
     const char *url;
-    const char *const *headers;  /* "Name: value" lines, copied at submit */
+    const char *const *headers;  /* "Name: value" lines, copied at submit; a
+                                  * User-Agent line replaces the engine's */
     size_t nheaders;
     const char *body;            /* request body (may be NULL when body_len == 0) */
     size_t body_len;
@@ -104,9 +106,10 @@ void dx_http_free(dx_http *h);
 
 /*
  * Queues a request; `done(ud, resp)` runs later from dx_http_poll. Returns
- * DX_ERR_INVALID_ARG (no URL or no callback), DX_ERR_NOMEM, DX_ERR_CONFIG (curl
- * rejected the request's options) or DX_ERR_NETWORK (curl refused the
- * transfer), and then the callback never runs. May be called from inside a completion callback.
+ * DX_ERR_INVALID_ARG (no URL, no callback, a NULL header line), DX_ERR_NOMEM,
+ * DX_ERR_CONFIG (curl rejected the request's options) or DX_ERR_NETWORK
+ * (curl refused the transfer), and then the callback never runs. May be
+ * called from inside a completion callback.
  */
 dx_err dx_http_submit(dx_http *h, const dx_http_req *req, dx_http_done_fn done, void *ud);
 

@@ -34,6 +34,10 @@
  * caller that keeps its buffers between requests allocates nothing per
  * request once they have grown.
  *
+ * Hashing: SHA-256 is looked up in OpenSSL once per process, and each thread
+ * that signs keeps one digest context (freed when the thread exits), so no
+ * call pays for an algorithm lookup; every function stays thread-safe.
+ *
  * Must never: read the clock or the environment, print, or leave secret
  * material in memory it frees.
  */
