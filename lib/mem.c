@@ -1338,18 +1338,45 @@ static const void *ent_packed(const mtable *t, const ent *e) {
     return e->rk ? p + e->rk->n + 1 : p;
 }
 
+/* Bytes of an entry's block before the packed item: the key views and their bytes. */
+static size_t ent_head(const mtable *t, const keyref *kr) {
+    size_t head = t->nkeys * sizeof(dx_value) + kr->pk.n + 1;
+    return t->range_name ? head + kr->rk.n + 1 : head;
+}
+
+/*
+ * Writes the key views and their bytes (kr's canonical ones) at the start of
+ * block blk, whose packed item follows them, and fills *e for it: ordering
+ * then never unpacks anything.
+ */
+static void ent_fill(const mtable *t, const keyref *kr, char *blk, uint32_t cls, size_t size,
+                     ent *e) {
+    const dx_value *kv[2] = {&kr->pk, t->range_name ? &kr->rk : NULL};
+    dx_value *keys = (dx_value *)(void *)blk;
+    char *kb = blk + t->nkeys * sizeof(dx_value);
+    for (uint32_t i = 0; i < t->nkeys; i++) {
+        keys[i] = *kv[i];
+        if (kv[i]->n) memcpy(kb, kv[i]->u.s, kv[i]->n);
+        kb[kv[i]->n] = 0;
+        keys[i].u.s = kb;
+        kb += kv[i]->n + 1;
+    }
+    e->item = blk;
+    e->cls = cls;
+    e->pk = &keys[0];
+    e->rk = t->range_name ? &keys[1] : NULL;
+    e->h = kr->k.h;
+    e->size = (uint32_t)size;
+}
+
 /*
  * Packs item v (dx_value_packed_size `packed`, `size` bytes as DynamoDB counts
- * them, key kr) into a block of shard s (locked) and fills *e for it. The
- * block starts with views of the key attributes and their bytes (kr's
- * canonical ones), so that ordering never unpacks anything; the packed item
- * follows. false on out of memory.
+ * them, key kr) into a block of shard s (locked) and fills *e for it (see
+ * ent_fill). false on out of memory.
  */
 static bool ent_make(mem_be *be, const mtable *t, shard *s, const dx_value *v, size_t packed,
                      size_t size, const keyref *kr, ent *e) {
-    const dx_value *kv[2] = {&kr->pk, t->range_name ? &kr->rk : NULL};
-    size_t head = t->nkeys * sizeof(dx_value);
-    for (uint32_t i = 0; i < t->nkeys; i++) head += (size_t)kv[i]->n + 1;
+    size_t head = ent_head(t, kr);
     uint32_t cls;
     char *blk = blk_alloc(s, head + packed, &cls);
     if (!blk) return false;
@@ -1357,49 +1384,19 @@ static bool ent_make(mem_be *be, const mtable *t, shard *s, const dx_value *v, s
         blk_free(s, blk, cls);
         return false;
     }
-    dx_value *keys = (dx_value *)(void *)blk;
-    char *kb = blk + t->nkeys * sizeof(dx_value);
-    for (uint32_t i = 0; i < t->nkeys; i++) {
-        keys[i] = *kv[i];
-        if (kv[i]->n) memcpy(kb, kv[i]->u.s, kv[i]->n);
-        kb[kv[i]->n] = 0;
-        keys[i].u.s = kb;
-        kb += kv[i]->n + 1;
-    }
-    e->item = blk;
-    e->cls = cls;
-    e->pk = &keys[0];
-    e->rk = t->range_name ? &keys[1] : NULL;
-    e->h = kr->k.h;
-    e->size = (uint32_t)size;
+    ent_fill(t, kr, blk, cls, size, e);
     return true;
 }
 
 /* ent_make for an item already packed (bytes, len of them), as pack_item made it. */
 static bool ent_make_packed(const mtable *t, shard *s, const char *bytes, size_t len, size_t size,
                             const keyref *kr, ent *e) {
-    const dx_value *kv[2] = {&kr->pk, t->range_name ? &kr->rk : NULL};
-    size_t head = t->nkeys * sizeof(dx_value);
-    for (uint32_t i = 0; i < t->nkeys; i++) head += (size_t)kv[i]->n + 1;
+    size_t head = ent_head(t, kr);
     uint32_t cls;
     char *blk = blk_alloc(s, head + len, &cls);
     if (!blk) return false;
     memcpy(blk + head, bytes, len);
-    dx_value *keys = (dx_value *)(void *)blk;
-    char *kb = blk + t->nkeys * sizeof(dx_value);
-    for (uint32_t i = 0; i < t->nkeys; i++) {
-        keys[i] = *kv[i];
-        if (kv[i]->n) memcpy(kb, kv[i]->u.s, kv[i]->n);
-        kb[kv[i]->n] = 0;
-        keys[i].u.s = kb;
-        kb += kv[i]->n + 1;
-    }
-    e->item = blk;
-    e->cls = cls;
-    e->pk = &keys[0];
-    e->rk = t->range_name ? &keys[1] : NULL;
-    e->h = kr->k.h;
-    e->size = (uint32_t)size;
+    ent_fill(t, kr, blk, cls, size, e);
     return true;
 }
 
