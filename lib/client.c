@@ -770,7 +770,13 @@ static void examine(dx_engine *e, dx_attempt *a) {
             double consumed = call->resp.consumed;
             call->resp = a->resp;
             call->resp.consumed = consumed;
+            /* Keep why earlier attempts were throttled (a hot key, say): the
+             * caller counts throttles of calls that succeeded in the end too. */
+            char reason[sizeof call->res.reason];
+            memcpy(reason, call->res.reason, sizeof reason);
             call->res = a->res;
+            if (call->throttles && !call->res.reason[0])
+                memcpy(call->res.reason, reason, sizeof reason);
             attempt_release(e, a);
             complete(e, call);
             return;

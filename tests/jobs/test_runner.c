@@ -1292,6 +1292,34 @@ static const dx_backend_vt hk_vt = {.name = "hotkeys", .engine_new = hk_engine_n
                                     .poll = hk_poll, .impl_free = hk_impl_free};
 static int hk_impl;
 
+/*
+ * A dry run with simulated capacity: one partition key written far faster
+ * than DynamoDB's 1000 WCU/s per-key limit is throttled as a hot key, the
+ * retries get every row written, and the report names the key.
+ */
+static void test_hot_key_dry_run(void **state) {
+    fx *f = *state;
+    dx_buf in = {0};
+    for (int i = 0; i < 3000; i++) dx_buf_printf(&in, "{\"id\":\"%s\",\"age\":%d}\n", i % 10 ? "hot" : "cold", i);
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_UPDATE_BY_KEY, in.ptr);
+    s.backend.sim_wcu = 40000; /* the table has room; the key does not */
+    s.backend.sim_rcu = 40000;
+    s.inflight = 32;
+    s.retry.max_attempts = 30;
+    check_spec(&s);
+    dxj_report rep;
+    run_ok(f, &s, NULL, &rep);
+    assert_int_equal(rep.written, 3000);
+    assert_true(rep.throttles > 0);
+    assert_int_equal(rep.nhot_keys, 1);
+    assert_string_equal(rep.hot_keys[0].key, "{\"id\":\"hot\"}");
+    assert_string_equal(rep.hot_keys[0].reason, "TableWriteKeyRangeThroughputExceeded");
+    assert_true(rep.hot_keys[0].throttles > 0);
+    dxj_spec_free(&s);
+    dx_buf_free(&in);
+}
+
 static void test_hot_keys(void **state) {
     fx *f = *state;
     dx_client *c = NULL;
@@ -1525,6 +1553,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_table_setup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hot_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hot_key_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_limit_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin, setup, teardown),

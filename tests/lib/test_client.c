@@ -97,6 +97,7 @@ static void perform(fake *f, dx_attempt *a) {
     uint32_t attempt_no = a->call->attempts; /* 1-based, counted by the engine */
     if ((int)attempt_no <= f->throttle_first) {
         dx_fail(&a->res, DX_ERR_THROUGHPUT, NULL, "scripted throttle");
+        snprintf(a->res.reason, sizeof a->res.reason, "%s", "TableWriteKeyRangeThroughputExceeded");
         return;
     }
     if (f->cap_rate > 0 && a->req.op == DX_OP_BATCH_WRITE) {
@@ -241,6 +242,9 @@ static void test_retry_then_success(void **state) {
     assert_int_equal(call.attempts, 3);
     assert_int_equal(call.throttles, 2);
     assert_int_equal(f->performed[2], 1);
+    /* The throttling reason outlives the retries that got past it (hot-key reports). */
+    assert_string_equal(call.res.reason, "TableWriteKeyRangeThroughputExceeded");
+    assert_string_equal(call.res.message, "");
     dx_client_stats st;
     dx_client_stats_get(c, &st);
     assert_int_equal(st.retries, 2);

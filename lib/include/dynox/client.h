@@ -151,7 +151,8 @@ typedef void (*dx_done_fn)(dx_call *call);
 struct dx_call {
     dx_req req;
     dx_resp resp;
-    dx_result res;     /* res.err is the outcome */
+    dx_result res;     /* res.err is the outcome; res.reason keeps the throttling reason of
+                          the last throttled attempt even when a later one succeeded */
     dx_arena *arena;   /* required when the operation returns values (GET, BATCH_*, QUERY,
                           SCAN, table operations, ReturnValues); engine bookkeeping for
                           batches lives here too */
