@@ -47,7 +47,9 @@
  * failures file, with "_dynox" first ({"file","line","record","field",
  * "reason"}, "csv": true for CSV rows, "extra" for fields beyond the
  * header, "raw" for a line that is not a JSON object), so that the file is a
- * valid input whose rows map exactly as the originals did.
+ * valid input whose rows map exactly as the originals did: a line holding
+ * only "raw", or a non-empty "extra", is rejected again until the user fixes
+ * it, and a line rejected again keeps both.
  *
  * Threads: a mapper is immutable once built; dxj_map and dxj_record_line
  * may run on any number of threads at once (ULIDs are monotonic per thread).
@@ -714,8 +716,15 @@ static bool all_ddb_like(const dx_jcur *c) {
     }
 }
 
-/* "_dynox" as the first member: reads its "csv" flag. */
-static dx_err read_meta(dx_jcur *c, bool *csv) {
+/* What a rejects or failures line says about its row in "_dynox". */
+typedef struct meta {
+    bool csv;       /* "csv": true: the string values are CSV text */
+    dx_str raw;     /* "raw": the JSON text of the unreadable original line, or empty */
+    dx_str extra;   /* "extra": the JSON text of a non-empty array of surplus CSV fields, or empty */
+} meta;
+
+/* "_dynox" as the first member: reads its "csv" flag, and where "raw" and "extra" are. */
+static dx_err read_meta(dx_jcur *c, meta *mt) {
     dx_err e = dx_jcur_obj_begin(c);
     if (e) return e;
     for (;;) {
@@ -724,9 +733,19 @@ static dx_err read_meta(dx_jcur *c, bool *csv) {
         if ((e = dx_jcur_obj_next(c, &k, &done)) != DX_OK) return e;
         if (done) return DX_OK;
         if (STR_IS(k, "csv") && (dx_jcur_peek(c) == 't' || dx_jcur_peek(c) == 'f')) {
-            if ((e = dx_jcur_bool(c, csv)) != DX_OK) return e;
-        } else if ((e = dx_jcur_skip(c)) != DX_OK) {
-            return e;
+            if ((e = dx_jcur_bool(c, &mt->csv)) != DX_OK) return e;
+            continue;
+        }
+        bool raw = STR_IS(k, "raw") && dx_jcur_peek(c) == '"';
+        bool extra = STR_IS(k, "extra") && dx_jcur_peek(c) == '[';
+        const char *p0 = cur_at(c);
+        if ((e = dx_jcur_skip(c)) != DX_OK) return e;
+        dx_str span = {p0, (size_t)(c->p - p0)};
+        if (raw) mt->raw = span;
+        if (extra) { /* only a non-empty array counts */
+            size_t i = 1;
+            while (i < span.len && json_ws(span.ptr[i])) i++;
+            if (i < span.len && span.ptr[i] != ']') mt->extra = span;
         }
     }
 }
@@ -787,19 +806,28 @@ static dx_err map_json(row *rw, const dxj_record *rec) {
                        "object such as {\"id\": \"u1\"}",
                        json_kind(first));
     if (dx_jcur_obj_begin(&c) != DX_OK) return syntax(rw, &jr, NULL);
-    bool csvtext = false, firstm = true, exported = false;
+    bool firstm = true, exported = false;
+    size_t members = 0; /* besides "_dynox" */
+    meta mt = {0};
     for (;;) {
         dx_str k;
         bool done;
         if (dx_jcur_obj_next(&c, &k, &done) != DX_OK) return syntax(rw, &jr, NULL);
         if (done) break;
         if (STR_IS(k, "_dynox")) {
-            dx_err e = firstm && dx_jcur_peek(&c) == '{' ? read_meta(&c, &csvtext) : dx_jcur_skip(&c);
+            dx_err e = firstm && dx_jcur_peek(&c) == '{' ? read_meta(&c, &mt) : dx_jcur_skip(&c);
             if (e) return syntax(rw, &jr, "_dynox");
             firstm = false;
+            /* A CSV row with more fields than the header stays rejected until fixed. */
+            if (mt.extra.len)
+                return dx_fail(rw->r, DX_ERR_VALIDATION, NULL,
+                               "the CSV row had more fields than the header (\"_dynox\".\"extra\": "
+                               "%.*s); fix the row, then remove \"extra\"",
+                               (int)(mt.extra.len > SHOW ? SHOW : mt.extra.len), mt.extra.ptr);
             continue;
         }
         firstm = false;
+        members++;
         if (exported) {
             if (dx_jcur_skip(&c) != DX_OK) return syntax(rw, &jr, NULL);
             const char *name = key_copy(rw, k);
@@ -809,7 +837,7 @@ static dx_err map_json(row *rw, const dxj_record *rec) {
                            name);
         }
         if (mp->json != DXJ_JSON_PLAIN && !mp->item_is_attr && STR_IS(k, "Item") &&
-            dx_jcur_peek(&c) == '{' && (mode == MODE_DDB || !decided) && !csvtext) {
+            dx_jcur_peek(&c) == '{' && (mode == MODE_DDB || !decided) && !mt.csv) {
             dx_value item;
             if (dx_jcur_ddb_item(&c, &item) != DX_OK) return syntax(rw, &jr, NULL);
             dx_err e = export_item(rw, &item);
@@ -847,7 +875,7 @@ static dx_err map_json(row *rw, const dxj_record *rec) {
             }
             e = conv_ddb(rw, idx, &v, &rw->vals[idx], &rw->state[idx]);
         } else {
-            e = conv_json(rw, idx, &c, &jr, csvtext, &rw->vals[idx], &rw->state[idx]);
+            e = conv_json(rw, idx, &c, &jr, mt.csv, &rw->vals[idx], &rw->state[idx]);
         }
         if (e) return e;
     }
@@ -855,6 +883,11 @@ static dx_err map_json(row *rw, const dxj_record *rec) {
         dx_jcur_fail(&c, "unexpected data after the JSON object");
         return syntax(rw, &jr, NULL);
     }
+    /* A rejected line that could not be read, as the rejects file keeps it: never a row. */
+    if (mt.raw.len && !members)
+        return dx_fail(rw->r, DX_ERR_PARSE, NULL,
+                       "this line holds only the text of an unreadable line (\"_dynox\".\"raw\"); "
+                       "replace it with the corrected row");
     return DX_OK;
 }
 
@@ -1328,10 +1361,11 @@ static bool put_cstr(dx_buf *b, const char *s) {
 
 /*
  * Appends the members of a JSON object line (all but "_dynox") to b, each
- * preceded by a comma; *csv gets a leading "_dynox".csv. false when the line
- * is not one JSON object.
+ * preceded by a comma; *mt gets what a leading "_dynox" says (its csv flag,
+ * and its raw and extra, which point into text). false when the line is not
+ * one JSON object.
  */
-static bool copy_members(dx_buf *b, dx_str text, bool *csv) {
+static bool copy_members(dx_buf *b, dx_str text, meta *mt) {
     dx_arena a = {0};
     dx_jcur c;
     dx_jcur_init(&c, &a, text.ptr, text.len, NULL);
@@ -1347,7 +1381,7 @@ static bool copy_members(dx_buf *b, dx_str text, bool *csv) {
         }
         if (done) break;
         if (STR_IS(k, "_dynox")) {
-            if (first && dx_jcur_peek(&c) == '{') ok = read_meta(&c, csv) == DX_OK;
+            if (first && dx_jcur_peek(&c) == '{') ok = read_meta(&c, mt) == DX_OK;
             else ok = dx_jcur_skip(&c) == DX_OK;
             first = false;
             continue;
@@ -1401,10 +1435,16 @@ dx_err dxj_record_line(const dxj_mapper *mp, const dxj_record *rec, const char *
     } else {
         /* The members go after "_dynox", which must be closed first: render them aside. */
         dx_buf members = {0};
-        bool was_csv = false;
-        bool object = rec->text.ptr && !rec->error && copy_members(&members, rec->text, &was_csv);
+        meta was = {0};
+        bool object = rec->text.ptr && !rec->error && copy_members(&members, rec->text, &was);
         if (object) {
-            ok = ok && (!was_csv || dx_buf_puts(out, ",\"csv\":true")) && dx_buf_putc(out, '}') &&
+            /* A line from an earlier rejects file keeps what its "_dynox" said about the row. */
+            ok = ok && (!was.csv || dx_buf_puts(out, ",\"csv\":true")) &&
+                 (!was.extra.len || (dx_buf_puts(out, ",\"extra\":") &&
+                                     dx_buf_append(out, was.extra.ptr, was.extra.len))) &&
+                 (!was.raw.len || (dx_buf_puts(out, ",\"raw\":") &&
+                                   dx_buf_append(out, was.raw.ptr, was.raw.len))) &&
+                 dx_buf_putc(out, '}') &&
                  dx_buf_append(out, members.ptr ? members.ptr : "", members.len);
         } else {
             ok = ok && dx_buf_puts(out, ",\"raw\":") &&

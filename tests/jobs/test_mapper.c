@@ -716,6 +716,13 @@ static void test_record_lines(void **state) {
         {json_rec("{\"a\":\"\xff\"}"), NULL, "bad", /* rec.error set below */
          "{\"_dynox\":{\"file\":\"in.csv\",\"line\":1,\"record\":1,\"field\":null,\"reason\":\"bad\","
          "\"raw\":\"{\\\"a\\\":\\\"\xEF\xBF\xBD\\\"}\"}}\n"},
+        /* A line of an earlier rejects file keeps its "extra" and "raw" when rejected again. */
+        {json_rec("{\"_dynox\":{\"reason\":\"r\",\"csv\":true,\"extra\":[\"x\"]},\"id\":\"u1\"}"), NULL, "again",
+         "{\"_dynox\":{\"file\":\"in.csv\",\"line\":1,\"record\":1,\"field\":null,\"reason\":\"again\",\"csv\":true,"
+         "\"extra\":[\"x\"]},\"id\":\"u1\"}\n"},
+        {json_rec("{\"_dynox\":{\"reason\":\"r\",\"raw\":\"{\\\"id\"}}"), NULL, "again",
+         "{\"_dynox\":{\"file\":\"in.csv\",\"line\":1,\"record\":1,\"field\":null,\"reason\":\"again\","
+         "\"raw\":\"{\\\"id\"}}\n"},
     };
     cases[6].rec.error = "line is not valid UTF-8";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -732,6 +739,46 @@ static void test_record_lines(void **state) {
     }
     dxj_mapper_free(mp);
     dx_arena_release(&a);
+}
+
+/*
+ * A rejects line that was never fixed must not become a row: one that holds
+ * only the raw text of an unreadable line, or a CSV row with more fields than
+ * the header ("extra"), is rejected again instead of mapping to an item (a
+ * put would create one from the model's generators alone).
+ */
+static void test_unfixed_rejects_stay_rejected(void **state) {
+    (void)state;
+    const dxj_op ops[] = {DXJ_OP_PUT, DXJ_OP_UPDATE_BY_KEY};
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        mcfg c = {.op = ops[o]};
+        dxj_mapper *mp;
+        dx_result r;
+        assert_int_equal(new_mapper(&c, &mp, &r), DX_OK);
+        dx_arena a = {0};
+        struct {
+            const char *line;
+            dx_err want;
+            const char *msg;
+        } cases[] = {
+            {"{\"_dynox\":{\"reason\":\"line is not valid JSON\",\"raw\":\"{\\\"id\\\": \\\"u1\\\"\"}}", DX_ERR_PARSE, "\"raw\""},
+            {"{\"_dynox\":{\"reason\":\"r\",\"csv\":true,\"extra\":[\"x\", null]},\"id\":\"u1\",\"sk\":\"1\"}", DX_ERR_VALIDATION, "\"extra\""},
+            /* Fixed: members given next to "raw", or "extra" emptied. */
+            {"{\"_dynox\":{\"reason\":\"r\",\"raw\":\"{\"},\"id\":\"u1\",\"sk\":1,\"email\":\"e@x\"}", DX_OK, NULL},
+            {"{\"_dynox\":{\"reason\":\"r\",\"csv\":true,\"extra\":[ ]},\"id\":\"u1\",\"sk\":\"1\",\"email\":\"e@x\"}", DX_OK, NULL},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            dxj_record rec = json_rec(cases[i].line);
+            dxj_mapped m;
+            dx_result_clear(&r);
+            dx_err e = dxj_map(mp, &rec, &a, &m, &r);
+            if (e != cases[i].want) print_error("op %zu case %zu: %s\n", o, i, r.message);
+            assert_row_int_equal(i, e, cases[i].want);
+            if (cases[i].msg) assert_row_true(i, strstr(r.message, cases[i].msg) != NULL);
+        }
+        dx_arena_release(&a);
+        dxj_mapper_free(mp);
+    }
 }
 
 /*
@@ -870,6 +917,7 @@ int main(void) {
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_record_lines),
         cmocka_unit_test(test_rejects_round_trip),
+        cmocka_unit_test(test_unfixed_rejects_stay_rejected),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
