@@ -39,7 +39,9 @@
  * r->offset = N (the offending byte, or the start of the offending token);
  * DX_ERR_VALIDATION for DynamoDB value rules, with DynamoDB's own message where
  * it has one and r->offset at the offending value. dx_jcur_ddb_item (and so
- * dx_decode_item) sets r->field to the top-level attribute being decoded.
+ * dx_decode_item) sets r->field to the top-level attribute being decoded, and
+ * so does dx_decode_plain for a value error (a number DynamoDB would refuse)
+ * in a member of a top-level object.
  * After an error the cursor is spent: its position and depth are unspecified.
  *
  * Must never: read a byte at or past c->end (the input need not be
@@ -1040,6 +1042,7 @@ static NOINLINE dx_err plain_object(dx_jcur *c, const char *p, dx_value *out) {
     dx_err e;
     size_t n;
     if (++c->depth > DX_JSON_MAX_DEPTH) return too_deep(c, p);
+    bool top = c->depth == 1; /* a document's object: its errors name the member */
     dx_member stack[STACK_MEMBERS];
     mvec v = {stack, 0, STACK_MEMBERS, false};
     p = skip_ws(p + 1, end);
@@ -1053,8 +1056,12 @@ static NOINLINE dx_err plain_object(dx_jcur *c, const char *p, dx_value *out) {
         if ((e = str_to_arena(c, &key, &m->name, &n))) return e;
         m->name_len = (uint32_t)n;
         c->p = p;
-        if ((e = plain_value(c, &m->value))) return e;
-        if ((e = after_item(c, c->p, '}', &more))) return e;
+        e = plain_value(c, &m->value);
+        if (!e) e = after_item(c, c->p, '}', &more);
+        if (e) {
+            if (top && e == DX_ERR_VALIDATION) set_field(c, m->name, n);
+            return e;
+        }
         p = more ? skip_ws(c->p, end) : c->p;
         after_comma = true;
     }

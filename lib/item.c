@@ -906,6 +906,16 @@ dx_err dx_item_from_dict(const dx_model *m, const char *json, size_t len,
     dx_value plain;
     *out = NULL;
     dx_err e = dx_decode_plain(&tmp, json, len, &plain, r);
+    if (e == DX_ERR_VALIDATION && r && r->field[0]) {
+        /* A value the decoder refused (a number out of DynamoDB's range or
+         * precision): say which attribute, as the model's own checks do. */
+        char msg[sizeof r->message], field[sizeof r->field];
+        long offset = r->offset;
+        snprintf(msg, sizeof msg, "%s", r->message);
+        snprintf(field, sizeof field, "%s", r->field);
+        dx_fail(r, e, field, "attribute '%s': %s", field, msg);
+        r->offset = offset;
+    }
     if (!e) e = dx_item_from_value(m, &plain, opts, out, r);
     dx_arena_release(&tmp);
     return e;

@@ -628,6 +628,10 @@ static const err_case ddb_cases[] = {
     {ITEM, "{\"a\":{\"M\":{\"b\":{\"N\":\"x\"}}}}", 0, DX_ERR_VALIDATION, "cannot be converted to a numeric value", 20, "a"},
     {ITEM, "{\"ok\":{\"S\":\"y\"},\"bad\":{\"L\":[{\"NULL\":false}]}}", 0, DX_ERR_VALIDATION, "Null attribute value types", 36, "bad"},
     {ITEM, "{\"o\\u006b\":{\"N\":\"--1\"}}", 0, DX_ERR_VALIDATION, "cannot be converted", 16, "ok"},
+    /* Plain JSON: numbers DynamoDB refuses name the top-level member they are in. */
+    {PLAIN, "{\"a\":1,\"age\":1e400}", 0, DX_ERR_VALIDATION, "Number overflow", 13, "age"},
+    {PLAIN, "{\"m\":{\"x\":[1e-400]}}", 0, DX_ERR_VALIDATION, "Number underflow", 11, "m"},
+    {PLAIN, "[1e400]", 0, DX_ERR_VALIDATION, "Number overflow", 1, NULL},
 };
 
 static void test_ddb_errors(void **state) {
