@@ -1169,22 +1169,41 @@ dx_err dx_item_save(dx_item *it, const dx_op_opts *o, dx_result *r) {
     const dx_model *m = it->m;
     dx_client *c;
     dx_err e = need_client(m, &c, r);
-    if (!e) e = dx_model_run_hooks(m, it, DX_HOOK_BEFORE_SAVE, o->skip_hooks, r);
+    if (e) return e;
+    /* What before_save hooks change (set_now, bump_version) is undone when the
+     * save fails, as for dx_item_update: a retried save must not bump twice. */
+    dx_value *saved = malloc(m->nattrs * sizeof *saved);
+    bool *saved_dirty = malloc(m->nattrs * sizeof *saved_dirty);
+    if (!saved || !saved_dirty) {
+        free(saved);
+        free(saved_dirty);
+        return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory");
+    }
+    memcpy(saved, it->vals, m->nattrs * sizeof *saved);
+    memcpy(saved_dirty, it->dirty, m->nattrs * sizeof *saved_dirty);
+    e = dx_model_run_hooks(m, it, DX_HOOK_BEFORE_SAVE, o->skip_hooks, r);
     if (!e) e = dx_item_validate(it, r);
     if (!e) e = size_check(it, r);
-    if (e) return e;
-
-    dx_arena a = {0};
-    dx_call call;
-    call_init(&call, &a);
-    call.req.op = DX_OP_PUT;
-    call.req.table = m->cfg.table;
-    call.req.item = &it->whole;
-    call.req.condition = o->condition;
-    call.req.names = o->names;
-    call.req.values = o->values;
-    e = run_call(c, &call, r);
-    dx_arena_release(&a);
+    if (!e) {
+        dx_arena a = {0};
+        dx_call call;
+        call_init(&call, &a);
+        call.req.op = DX_OP_PUT;
+        call.req.table = m->cfg.table;
+        call.req.item = &it->whole;
+        call.req.condition = o->condition;
+        call.req.names = o->names;
+        call.req.values = o->values;
+        e = run_call(c, &call, r);
+        dx_arena_release(&a);
+    }
+    if (e) {
+        memcpy(it->vals, saved, m->nattrs * sizeof *saved);
+        memcpy(it->dirty, saved_dirty, m->nattrs * sizeof *saved_dirty);
+        rebuild(it);
+    }
+    free(saved);
+    free(saved_dirty);
     if (e) return e;
     return dx_model_run_hooks(m, it, DX_HOOK_AFTER_SAVE, o->skip_hooks, r);
 }

@@ -1164,6 +1164,52 @@ static void test_hook_error_stops(void **state) {
     dx_item_free(it);
 }
 
+/* A save that fails leaves the local item as it was before its before_save hooks. */
+static void test_failed_save_undoes_hooks(void **state) {
+    fx *f = *state;
+    dx_result r;
+    dx_result_clear(&r);
+    static const char js[] = "{\"name\": \"V\", \"config\": {\"table\": \"users\"},"
+                             " \"attributes\": {\"user_id\": {\"type\": \"string\", \"key\": \"hash\"},"
+                             " \"v\": {\"type\": \"number\"}, \"at\": {\"type\": \"datetime\"}},"
+                             " \"hooks\": {\"before_save\": [{\"builtin\": \"bump_version\", \"attr\": \"v\"},"
+                             " {\"builtin\": \"set_now\", \"attr\": \"at\"}]}}";
+    dx_model *m = NULL;
+    assert_int_equal(dx_model_from_json(js, strlen(js), &m, &r), DX_OK);
+    dx_model_set_client(m, f->c);
+    dx_item *it = dx_item_new(m);
+    assert_int_equal(dx_item_set_str(it, "user_id", "v1", &r), DX_OK);
+    dx_member nm = {"#id", 3, dx_vs("user_id")};
+    dx_value names = dx_vmap(&nm, 1);
+    dx_op_opts create_only = {.condition = "attribute_not_exists(#id)", .names = &names};
+    assert_int_equal(dx_item_save(it, &create_only, &r), DX_OK);
+    assert_string_equal(dx_item_get(it, "v")->u.s, "1");
+    const dx_value *at = dx_item_get(it, "at");
+    assert_non_null(at);
+    char at1[64];
+    snprintf(at1, sizeof at1, "%.*s", (int)at->n, at->u.s);
+    for (int i = 0; i < 2; i++) { /* failing twice changes nothing */
+        dx_result_clear(&r);
+        assert_int_equal(dx_item_save(it, &create_only, &r), DX_ERR_CONDITIONAL);
+        assert_string_equal(dx_item_get(it, "v")->u.s, "1");
+        at = dx_item_get(it, "at");
+        assert_int_equal(at->n, strlen(at1));
+        assert_memory_equal(at->u.s, at1, at->n);
+    }
+    /* The retried save bumps once, from what the table holds. */
+    assert_int_equal(dx_item_save(it, NULL, &r), DX_OK);
+    assert_string_equal(dx_item_get(it, "v")->u.s, "2");
+    dx_member km = {"user_id", 7, dx_vs("v1")};
+    dx_value key = dx_vmap(&km, 1);
+    dx_item *got = NULL;
+    assert_int_equal(dx_model_get(m, &key, NULL, &got, &r), DX_OK);
+    assert_non_null(got);
+    assert_string_equal(dx_item_get(got, "v")->u.s, "2");
+    dx_item_free(got);
+    dx_item_free(it);
+    dx_model_free(m);
+}
+
 static void test_req_builders(void **state) {
     fx *f = *state;
     dx_result r;
@@ -1280,6 +1326,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_conditional, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_item_too_large, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_hook_error_stops, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_save_undoes_hooks, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_req_builders, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_default_client_calls, fx_setup, fx_teardown),
         cmocka_unit_test(test_throughput),

@@ -5,6 +5,7 @@
  * attribute checks it against the model (type, number validity, non-empty
  * key) and copies it. The calls:
  *   save    - full replace (PutItem) after before_save hooks; after_save after
+ *             (when the save fails, what before_save hooks changed is undone)
  *   get     - by key (GetItem); an absent item is DX_OK with *out == NULL
  *   update  - named fields (UpdateItem SET/REMOVE); the local item changes too
  *   delete  - DeleteItem by the item's key
