@@ -447,6 +447,8 @@ typedef struct drive_spec {
     uint64_t duration_ns; /* 0: until count */
     uint32_t version;     /* items are generated at this version */
     bool measure;
+    bool cleanup;         /* deleting what the run wrote: a stop request does not cut it
+                             short (the second Ctrl-C of the CLI still exits at once) */
 } drive_spec;
 
 struct bench {
@@ -542,7 +544,7 @@ static void record_failure(worker *w, const dx_result *res, uint64_t n) {
 /* Claims up to `want` indices; returns how many (0: no more work). */
 static size_t claim(bench *b, size_t want, uint64_t *first) {
     const drive_spec *ds = &b->ds;
-    if (stopping(b)) return 0;
+    if (!ds->cleanup && stopping(b)) return 0;
     if (ds->duration_ns && dx_now_ns() >= b->deadline_ns) return 0;
     uint64_t at = atomic_fetch_add(&b->next, want);
     if (ds->count) {
@@ -1233,11 +1235,14 @@ cleanup:
             res->cleanup_ok = true;
         } else {
             logf_(o, "deleting the %" PRIu64 " keys this run wrote", loaded_hi);
-            b.ds = (drive_spec){.kind = WORK_DELETE, .inflight = maxdepth, .count = loaded_hi};
+            b.ds = (drive_spec){.kind = WORK_DELETE, .inflight = maxdepth, .count = loaded_hi,
+                                .cleanup = true};
             uint64_t ok = 0, failed = 0;
             dx_err ce = drive(&b, NULL, &ok, &failed, &rr);
             res->cleaned = ok;
-            res->cleanup_ok = ce == DX_OK && failed == 0;
+            /* Every key must have been deleted (a delete of a missing key succeeds). */
+            res->cleanup_ok = ce == DX_OK && failed == 0 && ok == loaded_hi;
+            if (ok + failed < loaded_hi) failed = loaded_hi - ok;
             if (!res->cleanup_ok)
                 logf_(o, "clean-up left %" PRIu64 " keys (tag %s): %s", failed, b.g.tag,
                       rr.message[0] ? rr.message : "see errors");

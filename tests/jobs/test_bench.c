@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -288,6 +289,46 @@ static void test_duration(void **state) {
     dx_client_free(c);
 }
 
+/* Ctrl-C: the CLI sets the stop flag, which ends the measured part; the
+ * clean-up that follows must still delete every key the run wrote (it used
+ * to see the flag too, delete nothing and report success). The flag is set
+ * as the measured part ends, as a Ctrl-C arriving then would. */
+static void stop_at_end(dxj_bench_phase ph, uint32_t inflight, void *ud) {
+    (void)inflight;
+    if (ph == DXJ_BENCH_PHASE_END) atomic_store((atomic_int *)ud, 1);
+}
+
+static void test_stop_still_cleans_up(void **state) {
+    (void)state;
+    static const struct {
+        dxj_bench_op op;
+        uint64_t items;
+    } rows[] = {{DXJ_BENCH_PUT, 1000}, {DXJ_BENCH_UPDATE_BY_KEY, 300}, {DXJ_BENCH_GET_SAVE, 200}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dx_client *c = mem_with_table();
+        atomic_int stop = 0;
+        dxj_bench_opts o;
+        memset(&o, 0, sizeof o);
+        o.op = rows[i].op;
+        o.items = rows[i].items;
+        o.inflight = 4;
+        o.client = c;
+        o.stop = &stop;
+        o.phase = stop_at_end;
+        o.ud = &stop;
+        dxj_bench_result res;
+        dx_result r;
+        dx_result_clear(&r);
+        assert_row_int_equal(i, dxj_bench_run(&o, &res, &r), DX_OK);
+        assert_row_int_equal(i, res.points[0].items, rows[i].items);
+        assert_row_int_equal(i, atomic_load(&stop), 1);
+        assert_row_int_equal(i, count(c), 0);
+        assert_row_true(i, res.cleanup_ok);
+        assert_row_int_equal(i, res.cleaned, rows[i].items);
+        dx_client_free(c);
+    }
+}
+
 /* Item bodies from a sample file: rows mapped by the model, keys generated; a bad row is skipped. */
 static void test_sample_file(void **state) {
     (void)state;
@@ -338,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_sweep_and_json),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_stop_still_cleans_up),
         cmocka_unit_test(test_sample_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
