@@ -338,6 +338,13 @@ def machine_info():
     }
 
 
+def failed(r):
+    """True when a client did not do all of its work: a row that must not count."""
+    res = r.get("result") or {}
+    pts = res.get("points") or [{}]
+    return r["rc"] != 0 or bool(res.get("errors")) or bool(pts[0].get("failed"))
+
+
 def ms_per_1k(r):
     return max(r["cpu"], 1e-6) * 1e6 / r["items"]  # CPU-ms per 1,000 items
 
@@ -384,9 +391,17 @@ def write_results(path, info, rows, cap, scale, notes):
     for r in rows:
         cpu = "%.3f (%.2f)" % (r["cpu"], r["proc_cpu"]) if r["client"] == "dynox" else "%.2f" % r["cpu"]
         w("| %s | %s | %s | %.2f | %s | %s | %.2f |" % (
-            r["endpoint"], r["op"], r["client"], r["seconds"],
+            r["endpoint"], r["op"], r["client"] + (" **FAILED**" if failed(r) else ""), r["seconds"],
             format(int(r["items"] / r["seconds"]), ","), cpu, ms_per_1k(r)))
     w("")
+    bad = [r for r in rows if failed(r)]
+    for r in bad:
+        res = r.get("result") or {}
+        errs, lines = res.get("errors") or [], r["stderr"].strip().splitlines()
+        why = errs[0] if errs else (lines[-1] if lines else "no message")
+        w("**FAILED**: %s, %s, %s (exit %s): %s; its figures are not counted below." % (
+            r["endpoint"], r["op"], r["client"], r["rc"], why[:200]))
+        w("")
     w("### Ratios (same run)")
     w("")
     w("CPU ratio = peer's CPU per item / dynox's (higher is better for dynox); speed ratio =")
@@ -401,6 +416,10 @@ def write_results(path, info, rows, cap, scale, notes):
             d, b, j = by.get((ep, op, "dynox")), by.get((ep, op, "boto3")), by.get((ep, op, "js"))
             if not (d and b and j):
                 continue
+            if failed(d) or failed(b) or failed(j):
+                w("| %s | %s | failed | failed | failed | failed |" % (ep, op))
+                ratios.append((ep, op, None, None, None, None, d))
+                continue
             cb, cj = ms_per_1k(b) / ms_per_1k(d), ms_per_1k(j) / ms_per_1k(d)
             sb = (d["items"] / d["seconds"]) / (b["items"] / b["seconds"])
             sj = (d["items"] / d["seconds"]) / (j["items"] / j["seconds"])
@@ -414,12 +433,19 @@ def write_results(path, info, rows, cap, scale, notes):
     w("| aim | measured | |")
     w("|---|---|---|")
     for ep, op, cb, cj, sb, sj, d in ratios:
+        if cb is None:
+            w("| %s, %s: CPU per item vs boto3 and JS | a client failed | NOT MEASURED |" % (ep, op))
+            continue
         w("| %s, %s: CPU per item >= 20x less than boto3 | %.1fx | %s |" % (ep, op, cb, "met" if cb >= 20 else "MISSED"))
         w("| %s, %s: CPU per item >= 10x less than JS | %.1fx | %s |" % (ep, op, cj, "met" if cj >= 10 else "MISSED"))
     for ep, op, cb, cj, sb, sj, d in ratios:
         if ep == "sink 5 ms" and op in ("update_by_key", "put"):
             aim = 20000 if op == "update_by_key" else 100000
             ips = d["items"] / d["seconds"]
+            if failed(d):
+                w("| sink 5 ms, %s >= %s items/s on 2 cores | dynox failed | NOT MEASURED |" % (
+                    op, format(aim, ",")))
+                continue
             w("| sink 5 ms, %s >= %s items/s on 2 cores | %s | %s |" % (
                 op, format(aim, ","), format(int(ips), ","), "met" if ips >= aim else "MISSED"))
     w("")
@@ -454,6 +480,14 @@ def write_results(path, info, rows, cap, scale, notes):
                     r["name"], r["rc"], ": " + errs[0][:200] if errs else ""))
                 w("")
         w("Aim for dynox: >= 97% utilisation, <= 1.5x the minimum requests, <= 1% throttled, every row.")
+        w("")
+        for r in cap:
+            if not r["name"].startswith("dynox"):
+                continue
+            ok = (r["utilisation"] >= 0.97 and r["requests"] <= 1.5 * r["minimum"] and
+                  r["throttled"] <= 0.01 * max(1, r["requests"]) and r["rows"] == r["items"] and
+                  r["rc"] == 0)
+            w("- %s: %s" % (r["name"], "met" if ok else "MISSED"))
         w("")
     if notes:
         w(notes.rstrip())
@@ -494,6 +528,9 @@ def main():
     ratios = write_results(a.out, info, rows, cap, a.scale, notes)
     print("\nRatios, dynox vs each peer (same run; CPU: peer CPU per item / dynox's):")
     for ep, op, cb, cj, sb, sj, _ in ratios:
+        if cb is None:
+            print("  %-10s %-14s a client failed: not measured" % (ep, op))
+            continue
         speed = "" if ep == "dynalite" else ", speed %.1fx boto3, %.1fx JS" % (sb, sj)
         print("  %-10s %-14s CPU %5.1fx less than boto3, %5.1fx less than JS%s" % (ep, op, cb, cj, speed))
     for r in cap:
