@@ -994,6 +994,7 @@ static dx_err load_samples(bench *b, dx_arena *sa, dx_result *r) {
     memset(&ch, 0, sizeof ch);
     bool eof = false;
     uint64_t rejected = 0;
+    char why[300] = ""; /* the first rejected row: its line and the reason */
     while (!e && !eof && b->g.nsamples < want) {
         if ((e = dxj_reader_next(rd, &ch, 1000, 1u << 20, &eof, r)) != DX_OK) break;
         for (size_t i = 0; i < ch.n && b->g.nsamples < want; i++) {
@@ -1001,7 +1002,10 @@ static dx_err load_samples(bench *b, dx_arena *sa, dx_result *r) {
             dx_result rr;
             dx_result_clear(&rr);
             if (ch.recs[i].error || dxj_map(mp, &ch.recs[i], sa, &mv, &rr) != DX_OK) {
-                rejected++;
+                if (!rejected++)
+                    snprintf(why, sizeof why, "line %" PRIu64 ": %.100s%s%.160s", ch.recs[i].line,
+                             rr.field[0] ? rr.field : "", rr.field[0] ? ": " : "",
+                             ch.recs[i].error ? ch.recs[i].error : rr.message);
                 continue;
             }
             /* The mapped value points into the chunk or sa: copy into sa to outlive the chunk. */
@@ -1018,9 +1022,14 @@ static dx_err load_samples(bench *b, dx_arena *sa, dx_result *r) {
     dxj_reader_free(rd);
     if (!e && b->g.nsamples == 0)
         e = dx_fail(r, DX_ERR_CONFIG, NULL,
-                    "%s: no row could be used as an item of the model (%" PRIu64 " rejected)",
-                    o->sample, rejected);
-    if (!e) logf_(o, "sampled %zu rows of %s (%" PRIu64 " rejected)", b->g.nsamples, o->sample, rejected);
+                    "%s: no row could be used as an item of the model (%" PRIu64
+                    " rejected; the first, %s)",
+                    o->sample, rejected, why);
+    if (!e && rejected)
+        logf_(o, "sampled %zu rows of %s (%" PRIu64 " rejected; the first, %s)", b->g.nsamples,
+              o->sample, rejected, why);
+    else if (!e)
+        logf_(o, "sampled %zu rows of %s", b->g.nsamples, o->sample);
     return e;
 }
 

@@ -365,6 +365,23 @@ static void test_sample_file(void **state) {
     assert_int_equal(res.loaded, 300);
     assert_true(res.table_deleted);
     assert_string_equal(res.table, "users_bench");
+
+    /* No usable row: the error names the file, the first bad line and its field. */
+    char path2[] = "/tmp/dynox_bench_sample_XXXXXX.csv";
+    int fd2 = mkstemps(path2, 4);
+    assert_true(fd2 >= 0);
+    static const char bad[] = "id,name,age\na,Alice,old\nb,Bob,older\n";
+    assert_int_equal(write(fd2, bad, sizeof bad - 1), (ssize_t)(sizeof bad - 1));
+    close(fd2);
+    o.sample = path2;
+    dx_result_clear(&r);
+    e = dxj_bench_run(&o, &res, &r);
+    unlink(path2);
+    if (e != DX_ERR_CONFIG || !strstr(r.message, "line 2: age")) print_error("%s\n", r.message);
+    assert_int_equal(e, DX_ERR_CONFIG);
+    assert_non_null(strstr(r.message, path2));
+    assert_non_null(strstr(r.message, "2 rejected"));
+    assert_non_null(strstr(r.message, "line 2: age"));
     dx_model_free(m);
 }
 
