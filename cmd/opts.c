@@ -132,7 +132,8 @@ static const opt options[] = {
      "write rejected rows here with the reason, as JSON lines (a valid input for a re-run)",
      "the job file's rejects, else none", 0, NULL},
     {"report", 0, ARG_STRING, F(report), 0, 0, CLI_RUN, "FILE",
-     "write the final report as JSON here", "the job file's report, else none", 0, NULL},
+     "write the final report as JSON here (- for standard output, like --json)",
+     "the job file's report, else none", 0, NULL},
     {"resume", 0, ARG_BOOL, F(resume), 0, 0, CLI_RUN, NULL,
      "continue from the --checkpoint file: only rows after its mark are applied", "off", 0, NULL},
     {"rows", 0, ARG_U64, F(rows), 1, 9e15, CLI_VALIDATE, "N", "map the first N rows of the input",
@@ -400,6 +401,15 @@ static int not_for_cmd(const cli_config *cfg, const char *shown) {
     return CLI_EXIT_USAGE;
 }
 
+/* The whole text is a decimal number (a job file name never is, in practice). */
+static bool is_number(const char *s) {
+    char *end;
+    errno = 0;
+    (void)strtod(s, &end);
+    return *s && end != s && *end == 0 && errno == 0 && strpbrk(s, "0123456789") != NULL &&
+           !strpbrk(s, "xXpP");
+}
+
 int cli_parse(cli_cmd cmd, const char *cmd_name, int argc, char **argv, int first, cli_config *cfg,
               const char **pos, size_t maxpos, size_t *npos) {
     memset(cfg, 0, sizeof *cfg);
@@ -462,6 +472,8 @@ int cli_parse(cli_cmd cmd, const char *cmd_name, int argc, char **argv, int firs
                     return CLI_EXIT_USAGE;
                 }
                 v = eq + 1;
+            } else if (o->kind == ARG_OPTNUM && i + 1 < argc && is_number(argv[i + 1])) {
+                v = argv[++i]; /* "--verify 0.1" means what "--verify=0.1" means */
             }
             int rc = set_opt(cfg, o, v);
             if (rc) return rc;

@@ -284,7 +284,8 @@ static void summary(const cli_config *cfg, const dxj_spec *s, const dxj_report *
                 (unsigned long long)rep->total_failed);
     if (rep->dry_run && s->backend.dump)
         fprintf(stderr, "  table dumped to %s\n", display_path(s, s->backend.dump));
-    if (s->report) fprintf(stderr, "  report: %s\n", display_path(s, s->report));
+    if (s->report && strcmp(s->report, "-") != 0)
+        fprintf(stderr, "  report: %s\n", display_path(s, s->report));
 #undef ADD
 }
 
@@ -352,7 +353,7 @@ int cli_cmd_run(int argc, char **argv, int first) {
         goto out;
     }
     /* The report is written at the end: make sure it can be, before anything is done. */
-    if (s.report) {
+    if (s.report && strcmp(s.report, "-") != 0) {
         char *rp = dxj_spec_path(&s, s.report);
         FILE *f = rp ? fopen(rp, "a") : NULL;
         if (!f) {
@@ -377,9 +378,6 @@ int cli_cmd_run(int argc, char **argv, int first) {
     ro.progress_ms = 500;
     ro.log = cli_ui_log;
     ro.ud = &ui;
-    if (cfg.verbose)
-        cli_ui_log(DXJ_LOG_INFO,
-                   s.dry_run ? "dry run on the memory backend" : "running on DynamoDB", &ui);
 
     dx_result r;
     dx_result_clear(&r);
@@ -399,11 +397,13 @@ int cli_cmd_run(int argc, char **argv, int first) {
         rc = CLI_EXIT_FATAL;
         goto out;
     }
-    char *report_path = dxj_spec_path(&s, s.report);
+    /* "--report -" is --json: the report on standard output (once, even with both). */
+    bool report_stdout = s.report && strcmp(s.report, "-") == 0;
+    char *report_path = report_stdout ? NULL : dxj_spec_path(&s, s.report);
     bool report_lost = report_path && write_report_file(&cfg, report_path, &json) != 0;
     free(report_path);
     summary(&cfg, &s, &rep);
-    if (cfg.json) {
+    if (cfg.json || report_stdout) {
         fwrite(json.ptr, 1, json.len, stdout);
         fflush(stdout);
     }

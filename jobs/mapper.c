@@ -309,7 +309,13 @@ static const char *type_want(dx_attr_type t) {
 }
 
 /* What a JSON value starting with ch is, for messages. */
-static const char *json_kind(char ch) {
+static const char *json_kind(const char *p, size_t n) {
+    char ch = n ? *p : 0;
+    if ((ch == 't' || ch == 'f' || ch == 'n')) {
+        const char *w = ch == 't' ? "true" : ch == 'f' ? "false" : "null";
+        size_t wl = strlen(w);
+        if (n < wl || memcmp(p, w, wl) != 0) return "something that is not JSON";
+    }
     switch (ch) {
     case '"':
         return "a string";
@@ -587,8 +593,9 @@ static dx_err conv_json(const row *rw, size_t idx, dx_jcur *c, dx_result *jr, bo
         bool list_like = d->type == DX_ATTR_LIST || d->type == DX_ATTR_STRING_SET ||
                          d->type == DX_ATTR_NUMBER_SET || d->type == DX_ATTR_BINARY_SET;
         if ((ch == '[' && !list_like) || (ch == '{' && d->type != DX_ATTR_MAP)) {
+            const char *got = ch == '[' ? "an array" : "an object";
             if (dx_jcur_skip(c) != DX_OK) return syntax(rw, jr, d->name);
-            return bad(rw, idx, DX_ERR_VALIDATION, "needs %s, got %s", type_want(d->type), json_kind(ch));
+            return bad(rw, idx, DX_ERR_VALIDATION, "needs %s, got %s", type_want(d->type), got);
         }
         dx_value plain;
         e = dx_jcur_plain(c, &plain);
@@ -804,7 +811,7 @@ static dx_err map_json(row *rw, const dxj_record *rec) {
         return dx_fail(rw->r, DX_ERR_PARSE, NULL,
                        "line is not a JSON object (it starts with %s); each line must be one "
                        "object such as {\"id\": \"u1\"}",
-                       json_kind(first));
+                       json_kind(c.p, (size_t)(c.end - c.p)));
     if (dx_jcur_obj_begin(&c) != DX_OK) return syntax(rw, &jr, NULL);
     bool firstm = true, exported = false;
     size_t members = 0; /* besides "_dynox" */

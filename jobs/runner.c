@@ -299,6 +299,9 @@ static dx_err open_client(rjob *job, setup *st, dx_result *r) {
     const dxj_spec *s = job->spec;
     dx_err e = dxj_backend_open(&st->conn, &s->backend, s->dry_run, NULL, r);
     if (e) return e;
+    char where[1200];
+    dxj_backend_describe(&st->conn, where, sizeof where);
+    rj_log(job, DXJ_LOG_INFO, "table %s on %s", job->table, where);
     dx_client_opts co = client_opts(s, s->max_wcu, s->max_rcu);
     if (!st->conn.memory) {
         st->conn.ddb.owns_provider = false; /* kept for a second client with capacity caps */
@@ -634,7 +637,11 @@ static dx_err write_checkpoint(rjob *job, setup *st, dx_result *r) {
     pthread_mutex_unlock(&job->commit_mu);
     if (e) return e;
     dxj_iso8601(dx_wall_ms(), cp.updated_at);
-    return dxj_checkpoint_write(st->checkpoint_path, &cp, r);
+    e = dxj_checkpoint_write(st->checkpoint_path, &cp, r);
+    if (!e)
+        rj_log(job, DXJ_LOG_DEBUG, "checkpoint: %" PRIu64 " records finished (offset %" PRIu64 ")",
+               cp.records, cp.offset);
+    return e;
 }
 
 /* ---------------------------------------------------------------- the run */
@@ -736,6 +743,11 @@ static dx_err start_threads(rjob *job, dx_result *r) {
         dxj_queue_push(job->pool, &job->all[i]);
     }
     dx_engine_opts eo = {.max_inflight = s->inflight ? s->inflight : 32};
+    rj_log(job, DXJ_LOG_DEBUG,
+           "%u workers x %u requests in flight; chunks of %d rows, %zu chunks queued ahead; retries: %u "
+           "attempts, %u-%u ms backoff",
+           job->nworkers, eo.max_inflight, RJ_CHUNK_RECORDS, qcap, s->retry.max_attempts,
+           s->retry.base_ms, s->retry.max_ms);
     for (uint32_t i = 0; i < job->nworkers; i++) {
         rworker *w = &job->workers[i];
         w->job = job;

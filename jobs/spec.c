@@ -86,12 +86,26 @@ static void join_path(char *out, size_t cap, const char *parent, const char *key
     }
 }
 
-/* Errors for the first key of obj not in allowed (NULL-terminated). */
+/* An error when member `it` of obj repeats an earlier key: cJSON keeps both and lookups
+ * see the first, so the second would be silently ignored. */
+static dx_err check_twice(ctx *c, const cJSON *obj, const cJSON *it, const char *path) {
+    for (const cJSON *p = obj->child; p != it; p = p->next) {
+        if (strcmp(p->string, it->string) != 0) continue;
+        char kp[256];
+        join_path(kp, sizeof kp, path, it->string);
+        return bad(c, kp, "given twice (keep one)");
+    }
+    return DX_OK;
+}
+
+/* Errors for the first key of obj not in allowed (NULL-terminated), or given twice. */
 static dx_err check_keys(ctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
     for (const cJSON *it = obj->child; it; it = it->next) {
         bool ok = false;
         for (const char *const *k = allowed; *k; k++)
             if (strcmp(it->string, *k) == 0) ok = true;
+        dx_err e = ok ? check_twice(c, obj, it, path) : DX_OK;
+        if (e) return e;
         if (ok) continue;
         const char *best = dx_suggest(it->string, allowed, SIZE_MAX, 2); /* only close matches */
         char p[256];
@@ -281,6 +295,7 @@ static dx_err parse_mapping(ctx *c, const cJSON *o, dxj_mapping *m) {
         for (const cJSON *it = cols->child; it; it = it->next, i++) {
             char p[256];
             join_path(p, sizeof p, "mapping.columns", it->string);
+            if ((e = check_twice(c, cols, it, "mapping.columns"))) return e;
             if (!cJSON_IsNull(it) && !(cJSON_IsString(it) && *it->valuestring))
                 return bad(c, p, "expected an attribute name, or null to ignore the column");
             m->columns[i].column = xstrdup(it->string);
@@ -293,6 +308,7 @@ static dx_err parse_mapping(ctx *c, const cJSON *o, dxj_mapping *m) {
         m->constants = calloc(n ? n : 1, sizeof *m->constants);
         if (!m->constants) return dx_fail(c->r, DX_ERR_NOMEM, NULL, NULL);
         for (const cJSON *it = consts->child; it; it = it->next, i++) {
+            if ((e = check_twice(c, consts, it, "mapping.constants"))) return e;
             m->constants[i].attr = xstrdup(it->string);
             m->constants[i].json = cJSON_PrintUnformatted(it);
             m->nconstants = i + 1;
@@ -662,11 +678,26 @@ dx_err dxj_spec_check(dxj_spec *s, dx_result *r) {
     if (s->shard_count && s->shard_index >= s->shard_count)
         return dx_fail(r, DX_ERR_CONFIG, "shard", "%s: shard %u/%u: the index must be below the count",
                        name, s->shard_index, s->shard_count);
+    /* Only the report may go to standard output ("-"): the others are files that are
+     * appended to, re-read or re-run, and two of them on one stream could not be told apart. */
+    const struct {
+        const char *key, *path;
+    } files[] = {{"rejects", s->rejects},           {"failures", s->failures},
+                 {"checkpoint", s->checkpoint},     {"backend.dump", s->backend.dump},
+                 {"backend.seed", s->backend.seed}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i].path && strcmp(files[i].path, "-") == 0)
+            return dx_fail(r, DX_ERR_CONFIG, files[i].key,
+                           "%s: %s: '-' (standard input/output) is not possible here: give a file "
+                           "(only the report can go to standard output)",
+                           name, files[i].key);
     if (s->backend.type == DXJ_BACKEND_MEMORY && !s->dry_run) s->dry_run = true;
     if (s->dry_run && (s->backend.sim_wcu > 0 || s->backend.sim_rcu > 0) &&
         (s->backend.sim_wcu <= 0 || s->backend.sim_rcu <= 0))
         return dx_fail(r, DX_ERR_CONFIG, "backend.simulate",
-                       "%s: backend.simulate: give both wcu and rcu (a table has both)", name);
+                       "%s: backend.simulate: give both wcu and rcu, a table has both "
+                       "(--simulate-wcu N --simulate-rcu N)",
+                       name);
     return DX_OK;
 }
 

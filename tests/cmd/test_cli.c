@@ -136,6 +136,7 @@ static const char *const usage_cases[][12] = {
     {"run", "samples/jobs/dry-run.json", "--region", ""},
     {"run", "samples/jobs/nightly-update.json", "--seed", "samples/data/seed-users.jsonl"},
     {"run", "samples/jobs/dry-run.json", "--resume"},
+    {"run", "samples/jobs/dry-run.json", "--rejects", "-"},
     {"run", "no-such-job.json"},
     {"validate"},
     {"validate", "samples/jobs/dry-run.json", "--rows", "0"},
@@ -352,6 +353,31 @@ static void test_summary(void **state) {
     ct_rmdir(dir);
 }
 
+/* "--report -" puts the report on stdout (once) and "--verify 0.5" means "--verify=0.5". */
+static void test_report_stdout(void **state) {
+    (void)state;
+    char dir[600], rej[700], dump[700], fail[700];
+    assert_int_equal(ct_tmpdir("rstdout", dir, sizeof dir), 0);
+    snprintf(rej, sizeof rej, "%s/rejects.jsonl", dir);
+    snprintf(dump, sizeof dump, "%s/dump.jsonl", dir);
+    snprintf(fail, sizeof fail, "%s/failures.jsonl", dir);
+    const char *args[] = {"run",      "samples/jobs/dry-run.json", "--rejects", rej, "--dump", dump,
+                          "--failures", fail, "--report", "-", "--json", "--verify", "0.5", NULL};
+    ct_result res;
+    assert_int_equal(ct_run(args, ENV, T, &res), 0);
+    assert_int_equal(res.status, 1);
+    assert_true(res.out[0] == '{');
+    assert_non_null(strstr(res.out, "\"rows_in\": 300,"));
+    assert_null(strstr(strstr(res.out, "\"rows_in\"") + 1, "\"rows_in\"")); /* printed once */
+    const char *v = strstr(res.out, "\"verified\": ");
+    assert_non_null(v);
+    long verified = strtol(v + 12, NULL, 10);
+    assert_true(verified > 0 && verified < 294); /* a sample, not all 294 written rows */
+    assert_null(strstr(res.err, "report: -"));
+    ct_result_free(&res);
+    ct_rmdir(dir);
+}
+
 /* --shard N takes the index from JOB_COMPLETION_INDEX (Kubernetes) or AWS_BATCH_JOB_ARRAY_INDEX. */
 static void test_shard_env(void **state) {
     (void)state;
@@ -505,6 +531,7 @@ int main(void) {
         cmocka_unit_test(test_help),         cmocka_unit_test(test_version),
         cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_validate),
         cmocka_unit_test(test_jobs),         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_report_stdout),
         cmocka_unit_test(test_shard_env),    cmocka_unit_test(test_items),
         cmocka_unit_test(test_put_hooks),    cmocka_unit_test(test_confirmation),
     };

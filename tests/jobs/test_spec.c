@@ -145,6 +145,10 @@ static const bad_case parse_errors[] = {
     {"{\"retry\":{\"max_attempts\":0}}", "retry.max_attempts: 0 is out of range"},
     {"{\"model\":42}", "model: expected a model file path or an inline model object"},
     {"{\"input\":\"x.csv\"}", "input: expected an object"},
+    {"{\"workers\":2,\"workers\":3}", "workers: given twice (keep one)"},
+    {"{\"operation\":{\"type\":\"put\",\"type\":\"put\"}}", "operation.type: given twice"},
+    {"{\"mapping\":{\"columns\":{\"a\":\"x\",\"a\":\"y\"}}}", "mapping.columns.a: given twice"},
+    {"{\"mapping\":{\"constants\":{\"a\":1,\"a\":2}}}", "mapping.constants.a: given twice"},
 };
 
 static void test_parse_errors(void **state) {
@@ -191,7 +195,13 @@ static const bad_case check_errors[] = {
      "hooks.before_save: "},
     {"{\"operation\":{\"type\":\"put\"},\"input\":{\"path\":\"x\"},\"model\":" MODEL
      ",\"backend\":{\"simulate\":{\"wcu\":5}}}",
-     "backend.simulate: give both wcu and rcu"},
+     "backend.simulate: give both wcu and rcu, a table has both (--simulate-wcu N --simulate-rcu N)"},
+    {"{\"operation\":{\"type\":\"put\"},\"input\":{\"path\":\"x\"},\"model\":" MODEL
+     ",\"rejects\":\"-\"}",
+     "rejects: '-' (standard input/output) is not possible here"},
+    {"{\"operation\":{\"type\":\"put\"},\"input\":{\"path\":\"x\"},\"model\":" MODEL
+     ",\"backend\":{\"dump\":\"-\"}}",
+     "backend.dump: '-' (standard input/output) is not possible here"},
 };
 
 static void test_check_errors(void **state) {
