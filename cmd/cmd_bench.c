@@ -109,7 +109,12 @@ static void usage(FILE *f) {
             "CPU per 1k items is user + system time of this process (getrusage) during the\n"
             "measured part; on the memory backend it includes the backend's own work.\n"
             "Latency is per request (a batch of 25 is one), retries and rate-limit waits\n"
-            "included. A sweep prints where throughput stops growing (< 5%% gain).\n"
+            "included. Throttles count throttled requests plus, for batches, the items\n"
+            "DynamoDB handed back unprocessed (each is one write the table refused).\n"
+            "--max-wcu/--max-rcu allow one second of burst, as DynamoDB does, so a run\n"
+            "of a second or two can exceed them. A sweep prints where throughput stops\n"
+            "growing (< 5%% gain). Ctrl-C ends the measured part early, still cleans up\n"
+            "and exits 130; a second Ctrl-C exits at once.\n"
             "\n"
             "Examples:\n"
             "  dynox bench                                    100k puts on the memory backend\n"
@@ -122,7 +127,8 @@ static void usage(FILE *f) {
             "              (a simulated 500 WCU table: shows the limiter at work)\n"
             "\n"
             "Exit codes: 0 done; 1 done but items failed or clean-up was incomplete;\n"
-            "2 usage error or a table that holds data (nothing written); 3 fatal error.\n");
+            "2 usage error or a table that holds data (nothing written); 3 fatal error;\n"
+            "130 stopped by Ctrl-C (after cleaning up).\n");
 }
 
 static void err(const char *fmt, ...) DX_PRINTF(1, 2);
@@ -396,6 +402,9 @@ static void print_human(const cfg *c, const dxj_bench_result *res, const char *m
                p->p99_ms, p->max_ms, p->throttles, p->retries, p->errors, p->cpu_ms_per_1k);
     }
     printf("\n");
+    if (res->stopped)
+        printf("Stopped by a signal: the last run is shorter than asked (its figures cover the "
+               "time it ran).\n");
     if (res->npoints > 1) {
         if (res->knee)
             printf("Throughput stops growing at %u in flight per worker (the next depth gained "
@@ -469,6 +478,7 @@ int cli_bench_main(int argc, char **argv) {
 
     dxj_bench_result res;
     dx_err e = dxj_bench_run(o, &res, &r);
+    res.stopped = atomic_load(&stop_flag) != 0;
     int code = EXIT_OK;
     if (e == DX_ERR_CONFIG && res.npoints == 0) {
         err("%s", r.message[0] ? r.message : dx_strerror(e));
@@ -490,6 +500,7 @@ int cli_bench_main(int argc, char **argv) {
                 if (res.points[i].failed) code = EXIT_ROWS;
             if (!res.cleanup_ok) code = EXIT_ROWS;
         }
+        if (res.stopped && code == EXIT_OK) code = 128 + SIGINT; /* like dynox run */
     }
     fflush(stdout);
     dx_model_free(model);

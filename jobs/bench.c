@@ -1288,11 +1288,12 @@ dx_err dxj_bench_json(const dxj_bench_result *res, dx_buf *out) {
                             ",\"tag\":\"%s\",\"workers\":%u,\"attributes\":%u,\"item_bytes\":%.1f,"
                             "\"sampled\":%s,\"table_created\":%s,\"table_deleted\":%s,"
                             "\"loaded\":%" PRIu64 ",\"cleaned\":%" PRIu64 ",\"cleanup_ok\":%s,"
-                            "\"hint_wcu\":%.6g,\"knee\":%u,\"points\":[",
+                            "\"hint_wcu\":%.6g,\"knee\":%u,\"stopped\":%s,\"points\":[",
                             res->tag, res->workers, res->attributes, res->item_bytes,
                             res->sampled ? "true" : "false", res->table_created ? "true" : "false",
                             res->table_deleted ? "true" : "false", res->loaded, res->cleaned,
-                            res->cleanup_ok ? "true" : "false", res->hint_wcu, res->knee);
+                            res->cleanup_ok ? "true" : "false", res->hint_wcu, res->knee,
+                            res->stopped ? "true" : "false");
     for (size_t i = 0; ok && i < res->npoints; i++) {
         const dxj_bench_point *p = &res->points[i];
         ok = dx_buf_printf(out,

@@ -145,6 +145,7 @@ typedef struct dxj_bench_result {
     /* Sweep: the depth after which one more step gained less than 5% items/s
        (0 when throughput still grew at the last depth, or no sweep). */
     uint32_t knee;
+    bool stopped;           /* o->stop ended the measured part early (set by the caller) */
 } dxj_bench_result;
 
 /*

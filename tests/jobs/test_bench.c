@@ -237,6 +237,10 @@ static void test_sweep_and_json(void **state) {
     assert_memory_equal(depth->u.s, "8", 1);
     assert_non_null(dx_map_get(&pts->u.elems[0], "cpu_ms_per_1k"));
     assert_non_null(dx_map_get(&v, "knee"));
+    const dx_value *stopped = dx_map_get(&v, "stopped");
+    assert_non_null(stopped);
+    assert_int_equal(stopped->type, DX_T_BOOL);
+    assert_int_equal(stopped->n, 0);
     const dx_value *op = dx_map_get(&v, "op");
     assert_non_null(op);
     assert_int_equal(op->n, strlen("update_by_key"));
