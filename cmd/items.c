@@ -223,7 +223,13 @@ int cli_cmd_item(cli_cmd cmd, int argc, char **argv, int first) {
         if (!e && cfg.verbose) cli_note(&cfg, "dynox delete: deleted from table %s", table);
     }
     if (e) {
-        cli_err_result(&cfg, e == DX_ERR_CONDITIONAL ? "the condition was not met" : "", e, &r);
+        /* A server's answer names no table ("Requested resource not found"): say which. */
+        char what[300] = "";
+        if (e == DX_ERR_CONDITIONAL)
+            snprintf(what, sizeof what, "the condition was not met");
+        else if (r.http_status || e == DX_ERR_RESOURCE_NOT_FOUND)
+            snprintf(what, sizeof what, "table %s", table);
+        cli_err_result(&cfg, what, e, &r);
         rc = exit_for(e);
         goto out;
     }

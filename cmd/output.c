@@ -56,10 +56,18 @@ void cli_try_help(const cli_config *cfg) {
 
 void cli_err_result(const cli_config *cfg, const char *what, dx_err e, const dx_result *r) {
     const char *msg = r && r->message[0] ? r->message : dx_strerror(e);
+    /* An answer from DynamoDB: its error type, HTTP status and request id are
+     * what a user quotes to AWS support, and the type says what the message
+     * is about ("Requested resource not found" alone names no resource). */
+    char detail[200] = "";
+    if (r && r->http_status) {
+        snprintf(detail, sizeof detail, " (%s%sHTTP %d%s%s)", r->type, r->type[0] ? ", " : "",
+                 r->http_status, r->request_id[0] ? ", request id " : "", r->request_id);
+    }
     if (what && *what) {
-        cli_err(cfg, "%s: %s", what, msg);
+        cli_err(cfg, "%s: %s%s", what, msg, detail);
     } else {
-        cli_err(cfg, "%s", msg);
+        cli_err(cfg, "%s%s", msg, detail);
     }
 }
 

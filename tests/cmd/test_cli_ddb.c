@@ -258,6 +258,18 @@ static void test_fatal_ddb(void **state) {
     assert_non_null(strstr(res.err, "dynox table create"));
     assert_string_equal(res.out, "");
     ct_result_free(&res);
+
+    /* get on the missing table: the error names the table and keeps what DynamoDB said
+     * (its type, HTTP status and request id, which AWS support asks for). */
+    const char *get[] = {"get", "-m", "samples/models/users.json", "--key", "{\"user_id\":\"u1\"}",
+                         NULL};
+    assert_int_equal(ct_run(get, env, T, &res), 0);
+    if (res.status != 3) print_error("exit %d: %s\n", res.status, res.err);
+    assert_int_equal(res.status, 3);
+    assert_non_null(strstr(res.err, "table users: "));
+    assert_non_null(strstr(res.err, "(ResourceNotFoundException, HTTP 400, request id "));
+    assert_string_equal(res.out, "");
+    ct_result_free(&res);
     ct_rmdir(dir);
 }
 
