@@ -8,6 +8,7 @@ BUILD=${BUILD:-build}
 failed=()
 passed=0
 server_pid=""
+test_pid=""
 
 stop_server() {
     if [ -n "$server_pid" ]; then
@@ -16,7 +17,22 @@ stop_server() {
         server_pid=""
     fi
 }
-trap stop_server EXIT INT TERM
+# Interrupted (Ctrl-C, a CI timeout's SIGTERM): stop the test in progress and
+# the server, and end the run with 128+signal; the rest must not run on, nor
+# the run end with "OK".
+on_signal() {
+    trap - INT TERM
+    if [ -n "$test_pid" ]; then
+        kill -TERM "$test_pid" 2>/dev/null
+        wait "$test_pid" 2>/dev/null
+    fi
+    stop_server
+    echo "run-tests: interrupted by SIG$1" >&2
+    exit "$2"
+}
+trap stop_server EXIT
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
 
 start_server() {
     [ -n "$server_pid" ] && return 0
@@ -52,7 +68,14 @@ for t in "$@"; do
         ;;
     esac
     echo "== $name"
-    if "$t"; then
+    # In the background with wait, so that a signal is handled at once rather
+    # than when the test ends; stdin stays the runner's.
+    "$t" <&0 &
+    test_pid=$!
+    wait "$test_pid"
+    rc=$?
+    test_pid=""
+    if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
     else
         failed+=("$name")
