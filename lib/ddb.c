@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backend_internal.h"
 #include "dynox/codec.h"
@@ -1209,6 +1210,26 @@ static const dx_backend_vt ddb_vt = {
 
 static bool nonempty(const char *s) { return s && *s; }
 
+static bool ends_with_ci(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* A host of AWS's own (amazonaws.com, amazonaws.com.cn, api.aws), with or without a final dot. */
+static bool is_aws_host(const char *host) {
+    char h[256];
+    snprintf(h, sizeof h, "%s", host);
+    size_t n = strlen(h);
+    if (n && h[n - 1] == '.') h[n - 1] = 0;
+    static const char *const domains[] = {"amazonaws.com", "amazonaws.com.cn", "api.aws"};
+    for (size_t i = 0; i < sizeof domains / sizeof domains[0]; i++) {
+        char dot[32];
+        snprintf(dot, sizeof dot, ".%s", domains[i]);
+        if (strcasecmp(h, domains[i]) == 0 || ends_with_ci(h, dot)) return true;
+    }
+    return false;
+}
+
 dx_err dx_ddb_client_new(const dx_ddb_opts *o, const dx_client_opts *copts, dx_client **out,
                          dx_result *r) {
     *out = NULL;
@@ -1247,6 +1268,12 @@ dx_err dx_ddb_client_new(const dx_ddb_opts *o, const dx_client_opts *copts, dx_c
         err = dx_fail(r, DX_ERR_CONFIG, "endpoint_url",
                       "endpoint %s has a path (%s): DynamoDB endpoints take requests at \"/\"; "
                       "give the URL without a path", d->ep.url, d->ep.path);
+        goto fail;
+    }
+    if (o->insecure && is_aws_host(d->ep.host)) {
+        err = dx_fail(r, DX_ERR_CONFIG, "insecure",
+                      "TLS verification can be turned off (insecure, --insecure) for local test "
+                      "endpoints only, not for the AWS endpoint %s", d->ep.url);
         goto fail;
     }
     snprintf(d->url, sizeof d->url, "%s://%s/", d->ep.scheme, d->ep.host_header);

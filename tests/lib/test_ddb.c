@@ -1142,6 +1142,25 @@ static void test_client_config_errors(void **state) {
           .secret_access_key = SECRET},
          DX_OK, NULL},
         {{.region = "eu-west-2", .access_key_id = AKID, .secret_access_key = SECRET}, DX_OK, NULL},
+        /* insecure: local test endpoints only, never AWS's own */
+        {{.region = "eu-west-2", .access_key_id = AKID, .secret_access_key = SECRET,
+          .insecure = true},
+         DX_ERR_CONFIG, "insecure"},
+        {{.region = "us-east-1", .endpoint_url = "https://DynamoDB.us-east-1.AmazonAWS.com.",
+          .access_key_id = AKID, .secret_access_key = SECRET, .insecure = true},
+         DX_ERR_CONFIG, "insecure"},
+        {{.region = "cn-north-1", .endpoint_url = "https://dynamodb.cn-north-1.amazonaws.com.cn",
+          .access_key_id = AKID, .secret_access_key = SECRET, .insecure = true},
+         DX_ERR_CONFIG, "insecure"},
+        {{.region = "us-east-1", .endpoint_url = "https://dynamodb.us-east-1.api.aws",
+          .access_key_id = AKID, .secret_access_key = SECRET, .insecure = true},
+         DX_ERR_CONFIG, "insecure"},
+        {{.region = "us-east-1", .endpoint_url = "https://127.0.0.1:8443", .access_key_id = AKID,
+          .secret_access_key = SECRET, .insecure = true},
+         DX_OK, NULL},
+        {{.region = "us-east-1", .endpoint_url = "https://notamazonaws.com", .access_key_id = AKID,
+          .secret_access_key = SECRET, .insecure = true},
+         DX_OK, NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         dx_client *c = NULL;

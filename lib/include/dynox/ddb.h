@@ -48,7 +48,8 @@ typedef struct dx_ddb_opts {
     const char *access_key_id;   /* static credentials, copied */
     const char *secret_access_key;
     const char *session_token;   /* NULL for long-term keys */
-    bool insecure;               /* no TLS verification: local test endpoints only */
+    bool insecure;               /* no TLS verification: local test endpoints only (refused,
+                                  * DX_ERR_CONFIG, for AWS hosts: *.amazonaws.com(.cn), *.api.aws) */
     uint32_t connect_timeout_ms; /* default 5000 */
     uint32_t timeout_ms;         /* per attempt, default 60000 */
     uint32_t max_idle_ms;        /* do not reuse connections idle longer (0: curl's 118 s) */
