@@ -822,6 +822,18 @@ static void examine(dx_engine *e, dx_attempt *a) {
     }
     call->res = a->res;
     attempt_release(e, a);
+    /*
+     * An expired session token (temporary credentials outliving their refresh, e.g. a
+     * machine that slept): the backend has told its provider to fetch new ones, so one
+     * more attempt, at once, goes out with them. Static credentials fail again and stop.
+     */
+    bool expired = call->res.err == DX_ERR_AUTH && !call->priv_.expired_retry &&
+                   strcmp(call->res.type, "ExpiredTokenException") == 0;
+    if (expired && call->attempts < c->opts.retry.max_attempts) {
+        call->priv_.expired_retry = true;
+        schedule(e, call, 0);
+        return;
+    }
     if (dx_err_retryable(call->res.err) && call->attempts < c->opts.retry.max_attempts) {
         schedule(e, call, backoff_ns(e, call->attempts));
         return;

@@ -560,7 +560,7 @@ static dx_err check_profile_exists(const char *profile, bool named, const ini *c
                    file_note(conf, profile, true, NULL));
 }
 
-static void default_endpoint(const char *region, char *url, size_t n) {
+void dx_aws_default_endpoint(const char *region, char *url, size_t n) {
     bool cn = strncmp(region, "cn-", 3) == 0;
     snprintf(url, n, "https://dynamodb.%s.amazonaws.com%s", region, cn ? ".cn" : "");
 }
@@ -630,7 +630,7 @@ dx_err dx_aws_resolve(const dx_env *env, const dx_aws_opts *opt, dx_aws_settings
     }
     char defurl[160];
     if (!url) {
-        default_endpoint(out->region, defurl, sizeof defurl);
+        dx_aws_default_endpoint(out->region, defurl, sizeof defurl);
         url = defurl;
         snprintf(out->endpoint_from, sizeof out->endpoint_from, "default for the region");
     }

@@ -1260,7 +1260,7 @@ dx_err dx_ddb_client_new(const dx_ddb_opts *o, const dx_client_opts *copts, dx_c
         err = dx_endpoint_parse(o->endpoint_url, &d->ep, r);
     } else {
         char url[160];
-        snprintf(url, sizeof url, "https://dynamodb.%s.amazonaws.com", d->region);
+        dx_aws_default_endpoint(d->region, url, sizeof url);
         err = dx_endpoint_parse(url, &d->ep, r);
     }
     if (err != DX_OK) goto fail;

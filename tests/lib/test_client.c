@@ -27,6 +27,7 @@ typedef struct fake {
     bool async;                 /* complete in poll() instead of start() */
     int throttle_first;         /* fail this many attempts per call with THROUGHPUT */
     dx_err fail_with;           /* non-retryable error for every attempt (0: none) */
+    int expired_first;          /* the first N attempts fail with ExpiredTokenException */
     int batch_leave_odd_once;   /* first batch attempt leaves odd positions unprocessed */
     int never_process[4];       /* batch entries (by item tag) never processed; -1 ends */
     double consumed_per_attempt;
@@ -92,6 +93,11 @@ static void perform(fake *f, dx_attempt *a) {
     if (f->fail_with) {
         dx_fail(&a->res, f->fail_with, NULL, "scripted failure");
         snprintf(a->res.type, sizeof a->res.type, "%s", dx_err_name(f->fail_with));
+        return;
+    }
+    if (f->expired_first && (int)a->call->attempts <= f->expired_first) {
+        dx_fail(&a->res, DX_ERR_AUTH, NULL, "The security token included in the request is expired");
+        snprintf(a->res.type, sizeof a->res.type, "%s", "ExpiredTokenException");
         return;
     }
     uint32_t attempt_no = a->call->attempts; /* 1-based, counted by the engine */
@@ -251,6 +257,32 @@ static void test_retry_then_success(void **state) {
     assert_int_equal(st.throttles, 2);
     dx_client_free(c);
     free(f);
+}
+
+/* An expired token is retried once, at once (the provider refreshes); not twice. */
+static void test_expired_token_retried_once(void **state) {
+    (void)state;
+    for (int expired = 1; expired <= 2; expired++) {
+        fake *f = fake_new();
+        f->expired_first = expired;
+        dx_client *c = client_for(f, 5);
+        tagged t;
+        tagged_init(&t, 4);
+        dx_call call = {.req = {.op = DX_OP_PUT, .table = "t", .item = &t.v}};
+        dx_err e = dx_client_call(c, &call);
+        if (expired == 1) {
+            assert_int_equal(e, DX_OK);
+            assert_int_equal(call.attempts, 2);
+            assert_int_equal(f->performed[4], 1);
+        } else {
+            assert_int_equal(e, DX_ERR_AUTH);
+            assert_int_equal(call.attempts, 2);
+            assert_string_equal(call.res.type, "ExpiredTokenException");
+            assert_int_equal(f->performed[4], 0);
+        }
+        dx_client_free(c);
+        free(f);
+    }
 }
 
 static void test_non_retryable_returns_at_once(void **state) {
@@ -681,6 +713,7 @@ int main(void) {
         cmocka_unit_test(test_success_first_try),
         cmocka_unit_test(test_retry_then_success),
         cmocka_unit_test(test_non_retryable_returns_at_once),
+        cmocka_unit_test(test_expired_token_retried_once),
         cmocka_unit_test(test_retries_exhausted),
         cmocka_unit_test(test_batch_redrive_completes),
         cmocka_unit_test(test_batch_hands_back_leftovers),

@@ -172,6 +172,7 @@ struct dx_call {
         dx_value *sub_keys;
         dx_engine *engine;
         uint32_t state;
+        bool expired_retry;  /* already retried once after an expired session token */
         double cost;         /* capacity units reserved for the current attempt */
     } priv_;
 };

@@ -137,6 +137,10 @@ typedef struct dx_aws_settings {
  * explicit profile does not exist, or when an endpoint URL is malformed;
  * DX_ERR_IO when a file exists but cannot be read; DX_ERR_NOMEM. Thread-safe.
  */
+/* DynamoDB's endpoint for a region: https://dynamodb.<region>.amazonaws.com, with .cn
+ * for the China regions (cn-*). */
+void dx_aws_default_endpoint(const char *region, char *url, size_t n);
+
 dx_err dx_aws_resolve(const dx_env *env, const dx_aws_opts *opt, dx_aws_settings *out,
                       dx_result *r);
 
