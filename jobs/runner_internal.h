@@ -48,6 +48,10 @@ typedef struct rrow {
     bool verify;        /* in the verification sample */
     bool superseded;
     bool created;       /* get_*: the item did not exist and missing=create */
+    bool recheck;       /* get_*: this read follows a failed condition that included the
+                           spec's own: was it that condition, or another writer? */
+    bool read_absent;   /* get_*: the item did not exist when last read */
+    const dx_value *read_version; /* get_*: version_attr as last read (NULL: absent) */
 } rrow;
 
 /* Where a row's line is in a chunk's rejects/failures buffer (lines are appended as rows

@@ -20,8 +20,13 @@
  *
  * Row life (single-row operations): PH_GET -> PH_WRITE -> PH_VERIFY ->
  * final. A get_* write whose optimistic-lock condition fails goes back to
- * PH_GET (at most RJ_RMW_TRIES reads). Verification and after-hooks never
- * change a row's outcome: the write has happened.
+ * PH_GET (at most RJ_RMW_TRIES reads). When the write also carried the
+ * spec's condition, DynamoDB does not say which part failed: the read after
+ * it does -- an item still as read (same version, or still absent) means the
+ * spec's condition was not met, and the row is rejected as it would be
+ * without version_attr; only a changed item is a conflict worth retrying.
+ * Verification and after-hooks never change a row's outcome: the write has
+ * happened.
  *
  * Ownership. Rows and mapped values live in their chunk's work arena; a row
  * may be touched only until row_final(), after which its chunk may be
@@ -750,6 +755,71 @@ static dx_hook_kind after_kind(dxj_op op) {
                                      : DX_HOOK_AFTER_DELETE;
 }
 
+/* The condition of the spec was not met: the row is rejected, whatever the operation. */
+static void condition_not_met(rworker *w, rrow *r) {
+    const dxj_operation *op = &w->job->spec->operation;
+    char buf[700];
+    r->ch->condfail++;
+    snprintf(buf, sizeof buf, "condition not met: %s",
+             op->condition ? op->condition
+             : op->must_exist ? "the item must exist"
+                              : "(condition)");
+    entry_rejected(w, r, NULL, buf);
+}
+
+static void version_conflict(rworker *w, rrow *r) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "version conflict: the item changed between read and write %d times",
+             RJ_RMW_TRIES);
+    entry_failed(w, r, buf);
+}
+
+/*
+ * A get_* write whose condition failed. Without a condition of the spec's own
+ * only the lock can have failed -- another writer changed (or created) the
+ * item between our read and our write -- so the row starts over, at most
+ * RJ_RMW_TRIES reads. With one, the read that follows also tells which part
+ * failed (get_done): the item as it was read means the spec's condition.
+ */
+static void read_again(rworker *w, rrow *r) {
+    wcall *s = r->slot;
+    if (!w->job->user_cond) {
+        if (r->tries >= RJ_RMW_TRIES) {
+            version_conflict(w, r);
+            return;
+        }
+    } else {
+        /* The version read lives in the call's arena, which the next read reuses. */
+        dx_value *v = NULL;
+        if (r->read_version) {
+            v = dx_arena_alloc(&r->ch->work, sizeof *v);
+            if (!v || dx_value_copy(&r->ch->work, r->read_version, v) != DX_OK) {
+                entry_failed(w, r, "out of memory");
+                return;
+            }
+        }
+        r->read_version = v;
+        r->recheck = true;
+    }
+    dx_item_free(r->item);
+    r->item = NULL;
+    r->created = false;
+    r->wrote = NULL;
+    r->wrote_fields = NULL;
+    dx_arena_reset(&s->arena);
+    start_get(w, r);
+}
+
+/* After a failed write: is the item still as it was read (same version, or still absent)? */
+static bool unchanged_since_read(rworker *w, const rrow *r, const dx_value *stored) {
+    const char *va = w->job->spec->operation.version_attr;
+    if (r->read_absent || !stored) return r->read_absent && !stored;
+    if (!va) return false; /* cannot tell: treat it as a conflict, bounded by the tries */
+    const dx_value *now = dx_map_get(stored, va);
+    if (!now || !r->read_version) return !now && !r->read_version;
+    return dx_value_equal(now, r->read_version);
+}
+
 static void get_done(rworker *w, rrow *r) {
     rjob *job = w->job;
     const dxj_operation *op = &job->spec->operation;
@@ -765,8 +835,22 @@ static void get_done(rworker *w, rrow *r) {
         }
         return;
     }
-    r->tries++;
     const dx_value *stored = c->resp.item;
+    if (r->recheck) {
+        r->recheck = false;
+        if (unchanged_since_read(w, r, stored)) {
+            r->created = !stored; /* counted in missing, as on the first read */
+            condition_not_met(w, r);
+            return;
+        }
+        if (r->tries >= RJ_RMW_TRIES) {
+            version_conflict(w, r);
+            return;
+        }
+    }
+    r->tries++;
+    r->read_absent = stored == NULL;
+    r->read_version = NULL;
     dx_item *it = NULL;
     dx_result_clear(res);
     if (!stored) {
@@ -811,6 +895,7 @@ static void get_done(rworker *w, rrow *r) {
     const dx_value *old_version = NULL;
     if (!e && op->version_attr) {
         old_version = stored ? dx_map_get(stored, op->version_attr) : NULL;
+        r->read_version = old_version;
         if (job->op != DXJ_OP_GET_DELETE) e = bump_version(w, r, it, old_version, res);
     }
     if (e) {
@@ -892,32 +977,10 @@ static void write_done(rworker *w, rrow *r) {
         return;
     }
     if (err == DX_ERR_CONDITIONAL) {
-        if (is_get_flow(job->op) && (job->spec->operation.version_attr || r->created)) {
-            if (r->tries < RJ_RMW_TRIES) {
-                /* Someone else wrote the item between our read and our write: read again. */
-                dx_item_free(r->item);
-                r->item = NULL;
-                r->created = false;
-                r->wrote = NULL;
-                r->wrote_fields = NULL;
-                dx_arena_reset(&s->arena);
-                start_get(w, r);
-                return;
-            }
-            char buf[200];
-            snprintf(buf, sizeof buf,
-                     "version conflict: the item changed between read and write %d times",
-                     RJ_RMW_TRIES);
-            entry_failed(w, r, buf);
-            return;
-        }
-        r->ch->condfail++;
-        char buf[700];
-        snprintf(buf, sizeof buf, "condition not met: %s",
-                 job->spec->operation.condition ? job->spec->operation.condition
-                 : job->spec->operation.must_exist ? "the item must exist"
-                                                   : "(condition)");
-        entry_rejected(w, r, NULL, buf);
+        if (is_get_flow(job->op) && (job->spec->operation.version_attr || r->created))
+            read_again(w, r);
+        else
+            condition_not_met(w, r);
         return;
     }
     if (err == DX_ERR_VALIDATION || err == DX_ERR_ITEM_TOO_LARGE) {

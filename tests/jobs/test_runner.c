@@ -721,8 +721,8 @@ static dx_err conflict_hook(dx_item *item, dx_hook_kind kind, void *ud, dx_resul
     return DX_OK;
 }
 
-static void test_version_conflicts(void **state) {
-    fx *f = *state;
+/* Another writer's conflicts retry, with or without a condition of the job's own. */
+static void version_conflicts(fx *f, const char *condition) {
     dx_client *c = mem_client(false, 0);
     create_users_table(c);
     static const char *const items[] = {
@@ -736,6 +736,7 @@ static void test_version_conflicts(void **state) {
               "{\"id\":\"c1\",\"age\":1}\n{\"id\":\"c2\",\"age\":2}\n{\"id\":\"c3\",\"age\":3}\n"
               "{\"id\":\"c5\",\"age\":5}\n");
     s.operation.version_attr = strdup("version");
+    if (condition) s.operation.condition = strdup(condition);
     conflict_ud u = {.c = c};
     assert_int_equal(dx_model_add_hook(s.model, DX_HOOK_BEFORE_UPDATE, conflict_hook, &u), DX_OK);
     check_spec(&s);
@@ -743,6 +744,7 @@ static void test_version_conflicts(void **state) {
     run_ok(f, &s, c, &rep);
     assert_int_equal(rep.written, 3);
     assert_int_equal(rep.failed, 1);
+    assert_int_equal(rep.conditional_failed, 0);
     assert_int_equal(atomic_load(&u.calls_c2), 3); /* two conflicts, then success */
     assert_int_equal(atomic_load(&u.calls_c5), 5); /* five reads, then give up */
     dx_arena a = {0};
@@ -759,6 +761,78 @@ static void test_version_conflicts(void **state) {
     dx_arena_release(&a);
     dxj_spec_free(&s);
     dx_client_free(c);
+}
+
+static void test_version_conflicts(void **state) {
+    version_conflicts(*state, NULL);
+    version_conflicts(*state, "attribute_exists(id)"); /* always true here */
+}
+
+/*
+ * get_* with version_attr and a condition that is never true: the write's
+ * condition fails, and the read after it finds the item as it was -- the
+ * job's condition failed, not the lock. Rejected as "condition not met", as
+ * without version_attr; one extra read per row, not five.
+ */
+static void test_version_with_unmet_condition(void **state) {
+    fx *f = *state;
+    struct {
+        dxj_op op;
+        dxj_missing missing;
+    } cases[] = {
+        {DXJ_OP_GET_UPDATE, DXJ_MISSING_SKIP},
+        {DXJ_OP_GET_UPDATE, DXJ_MISSING_CREATE},
+        {DXJ_OP_GET_SAVE, DXJ_MISSING_CREATE},
+        {DXJ_OP_GET_DELETE, DXJ_MISSING_SKIP},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dx_client *c = mem_client(false, 0);
+        seed_abc(c); /* a, b and c; a has no version, b and c get one below */
+        static const char *const versioned[] = {
+            "{\"id\":{\"S\":\"b\"},\"name\":{\"S\":\"B\"},\"version\":{\"N\":\"3\"}}",
+            "{\"id\":{\"S\":\"c\"},\"name\":{\"S\":\"C\"},\"version\":{\"N\":\"9\"}}"};
+        put_items(c, versioned, 2);
+        bool create = cases[i].missing == DXJ_MISSING_CREATE;
+        dxj_spec s;
+        spec_init(&s, f, cases[i].op,
+                  create ? "{\"id\":\"a\",\"age\":7,\"name\":\"A\"}\n"
+                           "{\"id\":\"b\",\"age\":7,\"name\":\"B\"}\n"
+                           "{\"id\":\"c\",\"age\":7,\"name\":\"C\"}\n"
+                           "{\"id\":\"new\",\"age\":7,\"name\":\"N\"}\n"
+                         : "{\"id\":\"a\",\"age\":7,\"name\":\"A\"}\n"
+                           "{\"id\":\"b\",\"age\":7,\"name\":\"B\"}\n"
+                           "{\"id\":\"c\",\"age\":7,\"name\":\"C\"}\n");
+        s.operation.version_attr = strdup("version");
+        s.operation.condition = strdup("attribute_exists(nosuch)");
+        s.operation.missing = cases[i].missing;
+        check_spec(&s);
+        dxj_report rep;
+        run_ok(f, &s, c, &rep);
+        uint64_t rows = create ? 4 : 3;
+        assert_row_int_equal(i, rep.rows_in, rows);
+        assert_row_int_equal(i, rep.rejected, rows);
+        assert_row_int_equal(i, rep.conditional_failed, rows);
+        assert_row_int_equal(i, rep.failed, 0);
+        assert_row_int_equal(i, rep.written, 0);
+        assert_row_int_equal(i, rep.missing, create ? 1 : 0);
+        assert_row_int_equal(i, rep.requests, 3 * rows); /* read, write, read: no retries */
+        assert_row_int_equal(i, count_lines(s.failures), 0);
+        char *text = read_file(s.rejects);
+        size_t n;
+        char **ln = lines_of(text, &n);
+        assert_row_int_equal(i, n, rows);
+        for (size_t k = 0; k < n; k++)
+            assert_row_true(i, strstr(ln[k], "condition not met: attribute_exists(nosuch)"));
+        free(ln);
+        free(text);
+        dx_arena a = {0};
+        assert_row_true(i, attr_is(get_item(c, "b", &a), "version", "3")); /* untouched */
+        assert_row_true(i, attr_is(get_item(c, "c", &a), "age", NULL));
+        assert_row_true(i, get_item(c, "new", &a) == NULL);
+        dx_arena_release(&a);
+        dx_client_free(c);
+        dxj_spec_free(&s);
+    }
 }
 
 typedef struct count_ud {
@@ -1543,6 +1617,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_delete_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_flows_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_with_unmet_condition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hooks_run_and_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_catches_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_mid_run, setup, teardown),
