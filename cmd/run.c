@@ -256,6 +256,13 @@ static void summary(const cli_config *cfg, const dxj_spec *s, const dxj_report *
                      (unsigned long long)rep->superseded);
         fprintf(stderr, "  %s\n", parts);
     }
+    if (rep->stopped_at_record)
+        fprintf(stderr,
+                "  stopped at row %llu (line %llu): %llu rows read were not started; %llu rows "
+                "after it finished but are not counted (a resume applies them again)\n",
+                (unsigned long long)rep->stopped_at_record,
+                (unsigned long long)rep->stopped_at_line, (unsigned long long)rep->not_started,
+                (unsigned long long)rep->after_stop);
     if ((rep->rejected && !s->rejects) || (rep->failed && !s->failures))
         fprintf(stderr,
                 "  (give --rejects FILE / --failures FILE to keep those rows for a re-run)\n");
@@ -305,6 +312,41 @@ static int write_report_file(const cli_config *cfg, const char *path, const dx_b
 }
 
 /* ---------------------------------------------------------------- run */
+
+/*
+ * After a halt: where to go on from. With a checkpoint, its mark is the first
+ * row not started (or the end of what was read); without one, say what was
+ * left undone, since nothing records it.
+ */
+static void resume_hint(const cli_config *cfg, const dxj_spec *s, const dxj_report *rep,
+                        const char *what) {
+    if (s->checkpoint && rep->stopped_at_record)
+        cli_err(cfg, "%s: re-run with --resume to continue from row %llu (line %llu)", what,
+                (unsigned long long)rep->stopped_at_record,
+                (unsigned long long)rep->stopped_at_line);
+    else if (s->checkpoint)
+        cli_err(cfg, "%s: re-run with --resume to continue after the %llu rows finished", what,
+                (unsigned long long)(rep->resumed_from + rep->rows_in));
+    else if (rep->stopped_at_record)
+        cli_err(cfg,
+                "%s: %llu rows read were not started, from row %llu (line %llu) on, and the rest "
+                "of the input was not read; without a checkpoint there is nothing to resume "
+                "from (run with --checkpoint FILE to be able to --resume)",
+                what, (unsigned long long)rep->not_started,
+                (unsigned long long)rep->stopped_at_record,
+                (unsigned long long)rep->stopped_at_line);
+    else
+        cli_err(cfg,
+                "%s: the input after row %llu was not read; without a checkpoint there is "
+                "nothing to resume from (run with --checkpoint FILE to be able to --resume)",
+                what, (unsigned long long)rep->rows_in);
+}
+
+/* Rows the job (all its runs, when resumed) did not write: exit 1. */
+static bool rows_left(const dxj_report *rep) {
+    if (rep->resumed_from) return rep->total_rejected || rep->total_failed;
+    return rep->rejected || rep->failed;
+}
 
 int cli_cmd_run(int argc, char **argv, int first) {
     cli_config cfg;
@@ -412,9 +454,15 @@ int cli_cmd_run(int argc, char **argv, int first) {
         cli_err(&cfg, "fatal: %s; %llu rows were handled before it stopped (%llu written)",
                 rep.error[0] ? rep.error : (r.message[0] ? r.message : dx_strerror(e)),
                 (unsigned long long)rep.rows_in, (unsigned long long)rep.written);
-        if (s.checkpoint)
-            cli_err(&cfg, "the checkpoint %s is up to date: fix the cause and re-run with --resume",
-                    display_path(&s, s.checkpoint));
+        if (rep.started) {
+            char what[600];
+            if (s.checkpoint)
+                snprintf(what, sizeof what, "the checkpoint %s is up to date: fix the cause",
+                         display_path(&s, s.checkpoint));
+            else
+                snprintf(what, sizeof what, "fix the cause");
+            resume_hint(&cfg, &s, &rep, what);
+        }
         rc = CLI_EXIT_FATAL;
     }
     if (!rep.accounting_ok) {
@@ -430,11 +478,9 @@ int cli_cmd_run(int argc, char **argv, int first) {
         /* reported above */
     } else if (rep.status == DXJ_STATUS_INTERRUPTED) {
         int sig = cli_stop_signal();
-        if (!cfg.quiet)
-            fprintf(stderr, "  stopped by a signal before the end of the input%s\n",
-                    s.checkpoint ? ": re-run with --resume to continue" : "");
+        if (!cfg.quiet) resume_hint(&cfg, &s, &rep, "stopped by a signal before the end of the input");
         rc = 128 + (sig ? sig : SIGINT);
-    } else if (rep.rejected || rep.failed || rep.mismatched) {
+    } else if (rows_left(&rep) || rep.mismatched) {
         rc = CLI_EXIT_ROWS;
     } else {
         rc = CLI_EXIT_OK;

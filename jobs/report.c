@@ -232,6 +232,10 @@ dx_err dxj_report_json(const dxj_report *rep, dx_buf *out) {
     jw_u64(&w, "superseded", rep->superseded);
     jw_u64(&w, "missing", rep->missing);
     jw_u64(&w, "conditional_failed", rep->conditional_failed);
+    jw_u64(&w, "not_started", rep->not_started);
+    jw_u64(&w, "after_stop", rep->after_stop);
+    jw_u64(&w, "stopped_at_record", rep->stopped_at_record);
+    jw_u64(&w, "stopped_at_line", rep->stopped_at_line);
     jw_bool(&w, "accounting_ok", rep->accounting_ok);
     jw_u64(&w, "total_rows_in", rep->total_rows_in);
     jw_u64(&w, "total_written", rep->total_written);

@@ -51,21 +51,36 @@
  * writes the final checkpoint and the report. A stop (opts->stop) or a fatal
  * error (authentication, table gone, input unreadable, a rejects file that
  * cannot be written) halts the job: the pool is closed so the reader stops
- * at once; each worker fails the rows it has not sent ("not sent: ...") and
- * frees its engine, which lets attempts already sent finish with their real
+ * at once; each worker marks the rows it has not sent NOT STARTED and frees
+ * its engine, which lets attempts already sent finish with their real
  * outcome (a write that happened is reported as written) and completes the
- * calls still waiting for a retry or for the rate limiter as cancelled; the
- * callbacks that runs submit nothing new. So a stop takes at most one
- * request's time, not the remaining backoffs, and every row read ends in the
- * failures file if it is not written -- rows read always end somewhere. The
- * report then says INTERRUPTED or FATAL.
+ * calls still waiting for a retry or for the rate limiter as cancelled --
+ * their rows are not started too (applying them again is safe: puts and
+ * by-key updates are idempotent, get flows have their version condition);
+ * the callbacks that runs submit nothing new. So a stop takes at most one
+ * request's time, not the remaining backoffs.
+ *
+ * Not started is not an outcome: such a row has no line in any file and is
+ * not in rows_in. They need not be the tail of what was read (a cancelled
+ * retry can sit before rows that were written), so the commit cuts the input
+ * at the first one, the stop point: its chunk is committed only up to that
+ * row (mark = that row), and nothing after it is committed -- rows after it
+ * that did finish (written by a request already in flight, rejected, failed)
+ * are counted in after_stop only, and their lines are dropped. The
+ * checkpoint's mark is thus the stop point, and --resume applies (or
+ * rejects, or fails) every row from there once more: over all runs each
+ * input row is counted exactly once. Without a checkpoint the report still
+ * says where the stop point is and how many rows were not started. The
+ * report says INTERRUPTED or FATAL.
  *
  * Accounting. rows_in = written + rejected + failed is checked at the end,
- * along with "every chunk read was committed"; a difference is a bug and the
- * report says so in its error field.
+ * along with "every row read was committed, not started, or finished after
+ * the stop point" (rows_read = rows_in + not_started + after_stop); a
+ * difference is a bug and the report says so in its error field.
  *
  * Must never: write to stdout or stderr (warnings go through opts->log),
- * commit a chunk before an earlier one, or lose a row.
+ * commit a chunk before an earlier one, commit a row after the stop point,
+ * or lose a row.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +170,7 @@ static void chunk_reset(rchunk *ch) {
     ch->next = ch->open = 0;
     ch->written = ch->rejected = ch->failed = 0;
     ch->superseded = ch->missing = ch->condfail = 0;
+    ch->not_started = 0;
 }
 
 static int lref_cmp(const void *x, const void *y) {
@@ -162,24 +178,80 @@ static int lref_cmp(const void *x, const void *y) {
     return a->row < b->row ? -1 : a->row > b->row;
 }
 
-/* Writes a chunk's lines in row (input) order. */
-static bool write_lines(FILE *f, lines *ls) {
+/* Writes a chunk's lines of the rows before row `upto`, in row (input) order. */
+static bool write_lines(FILE *f, lines *ls, size_t upto) {
     if (!f || !ls->buf.len) return true;
-    if (!ls->unsorted || !ls->refs) return fwrite(ls->buf.ptr, 1, ls->buf.len, f) == ls->buf.len;
+    if (!ls->refs) return fwrite(ls->buf.ptr, 1, ls->buf.len, f) == ls->buf.len;
+    if (!ls->unsorted) {
+        /* In row order already: one write of the lines before the cut. */
+        size_t end = ls->buf.len;
+        for (size_t i = 0; i < ls->n; i++)
+            if (ls->refs[i].row >= upto) {
+                end = ls->refs[i].off;
+                break;
+            }
+        return fwrite(ls->buf.ptr, 1, end, f) == end;
+    }
     qsort(ls->refs, ls->n, sizeof *ls->refs, lref_cmp);
-    for (size_t i = 0; i < ls->n; i++)
+    for (size_t i = 0; i < ls->n && ls->refs[i].row < upto; i++)
         if (fwrite(ls->buf.ptr + ls->refs[i].off, 1, ls->refs[i].len, f) != ls->refs[i].len)
             return false;
     return true;
 }
 
+typedef struct counts {
+    uint64_t written, rejected, failed, superseded, missing, condfail;
+} counts;
+
+/* The counts of a chunk's rows before row k: all of them, or a cut at the stop point. */
+static counts chunk_counts(const rchunk *ch, size_t k) {
+    counts c = {0};
+    if (k == ch->in.n) {
+        c = (counts){ch->written, ch->rejected, ch->failed, ch->superseded, ch->missing,
+                     ch->condfail};
+        return c;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const rrow *r = &ch->rows[i];
+        c.written += r->state == ROW_WRITTEN;
+        c.rejected += r->state == ROW_REJECTED;
+        c.failed += r->state == ROW_FAILED;
+        c.superseded += r->superseded;
+        c.missing += r->created || r->missing;
+        c.condfail += r->condfail;
+    }
+    return c;
+}
+
+/*
+ * How many rows of a chunk to commit: all of them, or -- once the job halted
+ * -- the rows before the first one not started (none after an earlier stop
+ * point). Called with commit_mu held.
+ */
+static size_t commit_upto(const rjob *job, const rchunk *ch) {
+    if (job->stop_record) return 0;
+    if (!ch->not_started) return ch->in.n;
+    /* A line file without its row index cannot be cut: then the whole chunk goes again. */
+    if ((ch->rejects.buf.len && !ch->rejects.refs) || (ch->failures.buf.len && !ch->failures.refs))
+        return 0;
+    size_t k = 0;
+    while (k < ch->in.n && ch->rows[k].state != ROW_NOT_STARTED) k++;
+    return k;
+}
+
 /* Called with commit_mu held. */
 static void commit_one(rjob *job, rchunk *ch) {
-    if (job->io_err == DX_OK) {
-        bool ok = write_lines(job->rejects_f, &ch->rejects);
+    size_t k = commit_upto(job, ch);
+    bool stopped_before = job->stop_record != 0;
+    if (k < ch->in.n && !stopped_before) {
+        job->stop_record = ch->in.recs[k].index;
+        job->stop_line = ch->in.recs[k].line;
+    }
+    if (job->io_err == DX_OK && k > 0) {
+        bool ok = write_lines(job->rejects_f, &ch->rejects, k);
         const char *which = job->rejects_path;
         if (ok) {
-            ok = write_lines(job->failures_f, &ch->failures);
+            ok = write_lines(job->failures_f, &ch->failures, k);
             which = job->failures_path;
         }
         if (!ok) {
@@ -190,15 +262,19 @@ static void commit_one(rjob *job, rchunk *ch) {
             rj_halt(job, HALT_FATAL, &res);
         }
     }
-    job->rows_in += ch->in.n;
-    job->written += ch->written;
-    job->rejected += ch->rejected;
-    job->failed += ch->failed;
-    job->superseded += ch->superseded;
-    job->missing += ch->missing;
-    job->condfail += ch->condfail;
-    job->mark_records += ch->in.n;
-    job->mark_offset = ch->in.end_offset;
+    counts c = chunk_counts(ch, k);
+    job->rows_in += k;
+    job->written += c.written;
+    job->rejected += c.rejected;
+    job->failed += c.failed;
+    job->superseded += c.superseded;
+    job->missing += c.missing;
+    job->condfail += c.condfail;
+    job->not_started += ch->not_started;
+    job->after_stop += ch->written + ch->rejected + ch->failed - c.written - c.rejected - c.failed;
+    if (stopped_before) return; /* the mark stays at the stop point */
+    job->mark_records += k;
+    job->mark_offset = k == ch->in.n ? ch->in.end_offset : ch->in.recs[k].offset;
 }
 
 void rj_chunk_finished(rjob *job, rchunk *ch) {
@@ -676,6 +752,10 @@ static void fill_report(rjob *job, setup *st, dxj_report *rep, uint64_t t0) {
     rep->superseded = job->superseded;
     rep->missing = job->missing;
     rep->conditional_failed = job->condfail;
+    rep->not_started = job->not_started;
+    rep->after_stop = job->after_stop;
+    rep->stopped_at_record = job->stop_record;
+    rep->stopped_at_line = job->stop_line;
     rep->resumed_from = st->resumed ? st->cp.records : 0;
     rep->total_rows_in = st->cp.rows_in + job->rows_in;
     rep->total_written = st->cp.written + job->written;
@@ -1013,7 +1093,8 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     fill_report(&job, &st, rep, t0);
     uint64_t read = atomic_load(&job.rows_read);
     rep->accounting_ok = rep->rows_in == rep->written + rep->rejected + rep->failed &&
-                         read == rep->rows_in;
+                         read == rep->rows_in + rep->not_started + rep->after_stop &&
+                         (rep->not_started == 0) == (rep->stopped_at_record == 0);
     int halt = atomic_load(&job.halt);
     rep->status = halt == HALT_FATAL  ? DXJ_STATUS_FATAL
                   : halt == HALT_STOP ? DXJ_STATUS_INTERRUPTED
@@ -1067,8 +1148,10 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
         snprintf(buf, sizeof buf,
                  "BUG: accounting does not add up: %" PRIu64 " rows read, %" PRIu64
                  " committed, %" PRIu64 " written + %" PRIu64 " rejected + %" PRIu64
-                 " failed; please report this%s%s",
-                 read, rep->rows_in, rep->written, rep->rejected, rep->failed,
+                 " failed, %" PRIu64 " not started, %" PRIu64
+                 " finished after the stop point; please report this%s%s",
+                 read, rep->rows_in, rep->written, rep->rejected, rep->failed, rep->not_started,
+                 rep->after_stop,
                  rep->error[0] ? "; also: " : "", rep->error);
         memcpy(rep->error, buf, sizeof rep->error - 1);
         rep->error[sizeof rep->error - 1] = 0;

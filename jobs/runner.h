@@ -75,6 +75,16 @@ typedef struct dxj_report {
     uint64_t superseded; /* puts replaced by a later row with the same key in one batch (counted in written) */
     uint64_t missing;    /* get_* rows whose item did not exist (in rejected unless missing=create) */
     uint64_t conditional_failed; /* rows whose condition was not met (in rejected) */
+    /*
+     * A halted run (stop or fatal error): rows read but not started (never
+     * sent, or cancelled while waiting for a retry or the rate limiter), and
+     * the rows that finished after the first of them -- the stop point, by
+     * record ordinal and line (0 when every row read finished). Neither is in
+     * rows_in: the checkpoint's mark is the stop point, and a --resume
+     * applies both again.
+     */
+    uint64_t not_started, after_stop;
+    uint64_t stopped_at_record, stopped_at_line;
     bool accounting_ok;
     /* Totals including the runs before a --resume (equal to the above otherwise). */
     uint64_t total_rows_in, total_written, total_rejected, total_failed;

@@ -22,7 +22,12 @@
 #define RJ_BATCH 25          /* BatchWriteItem's limit */
 #define RJ_RMW_TRIES 5       /* read-modify-write attempts of a get_* row */
 
-typedef enum { ROW_PENDING = 0, ROW_WRITTEN, ROW_REJECTED, ROW_FAILED } row_state;
+/*
+ * ROW_NOT_STARTED: the job halted before the row was sent (or while its call
+ * waited for a retry or the rate limiter). Not an outcome: the commit stops
+ * at the first such row, and a --resume applies it (runner.c, Shutdown).
+ */
+typedef enum { ROW_PENDING = 0, ROW_WRITTEN, ROW_REJECTED, ROW_FAILED, ROW_NOT_STARTED } row_state;
 
 /* Halt reasons (rjob.halt). */
 enum { HALT_NONE = 0, HALT_STOP, HALT_FATAL };
@@ -48,6 +53,8 @@ typedef struct rrow {
     bool verify;        /* in the verification sample */
     bool superseded;
     bool created;       /* get_*: the item did not exist and missing=create */
+    bool missing;       /* get_*: the item did not exist (counted in missing) */
+    bool condfail;      /* the condition was not met (counted in conditional_failed) */
     bool recheck;       /* get_*: this read follows a failed condition that included the
                            spec's own: was it that condition, or another writer? */
     bool read_absent;   /* get_*: the item did not exist when last read */
@@ -77,6 +84,7 @@ struct rchunk {
     size_t open;        /* rows not final yet (worker) */
     lines rejects, failures; /* lines for the rejects / failures files */
     uint64_t written, rejected, failed, superseded, missing, condfail;
+    uint64_t not_started;
 };
 
 typedef struct rmismatch {
@@ -129,6 +137,10 @@ typedef struct rjob {
     char *rejects_path, *failures_path;
     uint64_t mark_records, mark_offset; /* low-water mark, including resumed records */
     uint64_t rows_in, written, rejected, failed, superseded, missing, condfail;
+    /* After a halt: the first row not started (record ordinal and line; 0 when none), the
+     * rows read but not started, and the rows that finished after that stop point. */
+    uint64_t stop_record, stop_line;
+    uint64_t not_started, after_stop;
     dx_err io_err;
 
     /* Everything else that several threads touch (mu). */

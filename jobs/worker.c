@@ -33,8 +33,13 @@
  * committed and recycled at once -- so read anything needed (the superseded
  * chain) before finalising.
  *
+ * Halting. Once the job halts, rows taken but not sent, rows of chunks still
+ * queued, and calls the engine cancels while they wait for a retry or for the
+ * rate limiter end as ROW_NOT_STARTED: no line, no count -- the commit stops
+ * at the first of them and a resume applies them (runner.c, Shutdown).
+ *
  * Must never: finalise a row twice or not at all, send a row after the job
- * halted (it fails as "not sent" instead), or block on the chunk queue while
+ * halted (it ends as not started instead), or block on the chunk queue while
  * its engine has requests pending.
  */
 #include <inttypes.h>
@@ -215,11 +220,17 @@ static void row_final(rworker *w, rrow *r, row_state st, const char *field, cons
         add_line(w, r, &ch->failures, field, reason ? reason : "failed");
         atomic_fetch_add_explicit(&w->live_failed, 1, memory_order_relaxed);
         break;
+    case ROW_NOT_STARTED:
+        ch->not_started++;
+        break;
     case ROW_PENDING:
         break;
     }
-    if (r->superseded) ch->superseded++;
-    if (r->created) ch->missing++;
+    if (st != ROW_NOT_STARTED) {
+        if (r->superseded) ch->superseded++;
+        if (r->created || r->missing) ch->missing++;
+        if (r->condfail) ch->condfail++;
+    }
     if (r->item) {
         dx_item_free(r->item);
         r->item = NULL;
@@ -273,6 +284,12 @@ static void entry_failed(rworker *w, rrow *r, const char *reason) {
     row_final(w, r, ROW_FAILED, NULL, reason);
 }
 
+/* The job halted before the row (and the rows it superseded) could be sent. */
+static void entry_not_started(rworker *w, rrow *r) {
+    chain_final(w, r, ROW_NOT_STARTED, NULL);
+    row_final(w, r, ROW_NOT_STARTED, NULL, NULL);
+}
+
 static void entry_rejected(rworker *w, rrow *r, const char *field, const char *reason) {
     chain_final(w, r, ROW_REJECTED, reason);
     row_final(w, r, ROW_REJECTED, field && field[0] ? field : NULL, reason);
@@ -280,7 +297,7 @@ static void entry_rejected(rworker *w, rrow *r, const char *field, const char *r
 
 static void submit(rworker *w, wcall *s) {
     if (w->closing || !w->eng) {
-        /* The job halted: nothing new is sent; the row ends as not sent. */
+        /* The job halted: nothing new is sent; the row ends as not started. */
         memset(&s->call.resp, 0, sizeof s->call.resp);
         dx_fail(&s->call.res, DX_ERR_CANCELLED, NULL, "not sent: the job stopped");
         s->call.start_ns = s->call.end_ns = 0;
@@ -335,20 +352,17 @@ static void note_hot_key(rworker *w, rrow *r, const dx_call *c) {
     dxj_hotkeys_add(&w->hot, key, c->res.reason, c->throttles);
 }
 
-static const char *halt_reason(rjob *job, char *buf, size_t n) {
-    if (atomic_load(&job->halt) == HALT_FATAL) {
-        pthread_mutex_lock(&job->mu);
-        snprintf(buf, n, "not sent: the job stopped after a fatal error: %s", job->fatal.message);
-        pthread_mutex_unlock(&job->mu);
-    } else {
-        snprintf(buf, n, "not sent: the job was interrupted");
-    }
-    return buf;
-}
-
-/* An error that is not the row's fault: failed (and the job halts if it is fatal). */
+/*
+ * An error that is not the row's fault: failed (and the job halts if it is
+ * fatal). A call cancelled by the halt was not sent, or waited for a retry
+ * whose earlier attempts did not apply: the row is not started.
+ */
 static void call_failed(rworker *w, rrow *r, const dx_result *res) {
     char buf[640];
+    if (res->err == DX_ERR_CANCELLED) {
+        entry_not_started(w, r);
+        return;
+    }
     if (rj_fatal_err(res->err)) rj_halt(w->job, HALT_FATAL, res);
     entry_failed(w, r, err_text(res, buf, sizeof buf));
 }
@@ -449,6 +463,8 @@ static void batch_done(rworker *w, wcall *s) {
             entry_written(w, r);
         } else if (isolate_them) {
             isolate(w, r, &s->writes[i]);
+        } else if (err == DX_ERR_CANCELLED) {
+            entry_not_started(w, r); /* the halt: the entries left were not applied */
         } else {
             entry_failed(w, r, reason);
         }
@@ -759,7 +775,7 @@ static dx_hook_kind after_kind(dxj_op op) {
 static void condition_not_met(rworker *w, rrow *r) {
     const dxj_operation *op = &w->job->spec->operation;
     char buf[700];
-    r->ch->condfail++;
+    r->condfail = true;
     snprintf(buf, sizeof buf, "condition not met: %s",
              op->condition ? op->condition
              : op->must_exist ? "the item must exist"
@@ -855,7 +871,7 @@ static void get_done(rworker *w, rrow *r) {
     dx_result_clear(res);
     if (!stored) {
         if (op->missing == DXJ_MISSING_SKIP) {
-            r->ch->missing++;
+            r->missing = true;
             reject(w, r, NULL, "item not found");
             return;
         }
@@ -1130,18 +1146,19 @@ static rrow *take_row(rworker *w) {
     return r;
 }
 
-/* The job halted: every row not sent yet fails, so that it is in the failures file. */
-static void fail_unsent(rworker *w) {
-    char reason[700];
-    halt_reason(w->job, reason, sizeof reason);
+/*
+ * The job halted: every row not sent yet -- the batch being filled, the rest
+ * of the current chunk, the chunks still queued -- ends as not started.
+ */
+static void leave_unsent(rworker *w) {
     if (w->batch) {
         wcall *b = w->batch;
         w->batch = NULL;
-        for (size_t i = 0; i < b->n; i++) entry_failed(w, b->owner[i], reason);
+        for (size_t i = 0; i < b->n; i++) entry_not_started(w, b->owner[i]);
         slot_put(w, b);
     }
     for (;;) {
-        while (w->cur) row_final(w, take_row(w), ROW_FAILED, NULL, reason);
+        while (w->cur) row_final(w, take_row(w), ROW_NOT_STARTED, NULL, NULL);
         rchunk *ch = dxj_queue_try_pop(w->job->chunks);
         if (!ch) break;
         start_chunk(w, ch);
@@ -1155,11 +1172,11 @@ static fill_res fill(rworker *w, uint64_t *wait_ns) {
     rjob *job = w->job;
     for (;;) {
         if (atomic_load(&job->halt) != HALT_NONE) {
-            fail_unsent(w);
+            leave_unsent(w);
             if (!w->closing) {
                 /*
                  * Calls waiting for a retry or for the rate limiter are not in flight: the
-                 * engine completes them as cancelled (their rows fail as not sent), while
+                 * engine completes them as cancelled (their rows are not started), while
                  * attempts already sent finish with their real outcome. The callbacks this
                  * runs submit nothing new (w->closing).
                  */
@@ -1167,7 +1184,7 @@ static fill_res fill(rworker *w, uint64_t *wait_ns) {
                 dx_engine *e = w->eng;
                 w->eng = NULL;
                 dx_engine_free(e);
-                fail_unsent(w);
+                leave_unsent(w);
             }
             return F_EMPTY;
         }

@@ -171,7 +171,8 @@ static void test_report_json(void **state) {
     assert_int_equal(v.type, DX_T_M);
     static const char *const keys[] = {
         "status", "error", "op", "backend", "dry_run", "rows_in", "written", "rejected",
-        "failed", "superseded", "missing", "conditional_failed", "accounting_ok",
+        "failed", "superseded", "missing", "conditional_failed", "not_started", "after_stop",
+        "stopped_at_record", "stopped_at_line", "accounting_ok",
         "total_rows_in", "total_written", "total_rejected", "total_failed", "resumed_from",
         "requests", "retries", "throttles", "errors", "rcu", "wcu", "latency", "hot_keys",
         "verified", "mismatched", "mismatches", "pitr", "duration_s", "rows_per_s",
