@@ -326,10 +326,11 @@ def machine_info():
             dynox_ver = m.group(1) if m else dynox_ver
     except OSError:
         pass
-    rev = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    # "abc1234", or "abc1234-dirty" when tracked files differ from that commit.
+    rev = cmd_out(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=7"])
     return {
         "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-        "dynox": "%s (git %s, uncommitted changes may apply)" % (dynox_ver, rev),
+        "dynox": "%s (git %s)" % (dynox_ver, rev),
         "dynalite": dl_ver, "boto3": boto[0] if boto else "unknown",
         "botocore": boto[1] if len(boto) > 1 else "unknown", "js": js_ver,
         "node": cmd_out(["node", "--version"]),
