@@ -71,7 +71,10 @@
  * rejects, or fails) every row from there once more: over all runs each
  * input row is counted exactly once. Without a checkpoint the report still
  * says where the stop point is and how many rows were not started. The
- * report says INTERRUPTED or FATAL.
+ * report says INTERRUPTED or FATAL. A chunk whose reject/failure lines cannot
+ * be written is cut the same way, at its first row (a committed row always
+ * has its line); after such an error no checkpoint is written any more, since
+ * what the files hold is unknown: the last one stands.
  *
  * Accounting. rows_in = written + rejected + failed is checked at the end,
  * along with "every row read was committed, not started, or finished after
@@ -239,15 +242,16 @@ static size_t commit_upto(const rjob *job, const rchunk *ch) {
     return k;
 }
 
-/* Called with commit_mu held. */
+/*
+ * Called with commit_mu held. A chunk whose lines cannot be written (or that
+ * comes after such a chunk) is not committed: its first row is the stop point,
+ * so that no committed row lacks its line.
+ */
 static void commit_one(rjob *job, rchunk *ch) {
     size_t k = commit_upto(job, ch);
     bool stopped_before = job->stop_record != 0;
-    if (k < ch->in.n && !stopped_before) {
-        job->stop_record = ch->in.recs[k].index;
-        job->stop_line = ch->in.recs[k].line;
-    }
-    if (job->io_err == DX_OK && k > 0) {
+    if (job->io_err != DX_OK) k = 0;
+    if (k > 0) {
         bool ok = write_lines(job->rejects_f, &ch->rejects, k);
         const char *which = job->rejects_path;
         if (ok) {
@@ -260,7 +264,12 @@ static void commit_one(rjob *job, rchunk *ch) {
             job->io_err = dx_fail(&res, DX_ERR_IO, NULL, "cannot write %s: %s", which,
                                   strerror(errno));
             rj_halt(job, HALT_FATAL, &res);
+            k = 0;
         }
+    }
+    if (k < ch->in.n && !stopped_before) {
+        job->stop_record = ch->in.recs[k].index;
+        job->stop_line = ch->in.recs[k].line;
     }
     counts c = chunk_counts(ch, k);
     job->rows_in += k;
@@ -706,8 +715,13 @@ static dx_err write_checkpoint(rjob *job, setup *st, dx_result *r) {
     cp.superseded += job->superseded;
     cp.missing += job->missing;
     cp.conditional_failed += job->condfail;
+    /* After a write error nobody knows what the files hold: the last checkpoint stands. */
+    if (job->io_err != DX_OK)
+        e = dx_fail(r, DX_ERR_IO, NULL,
+                    "a rejects/failures file could not be written: the last checkpoint stands");
     /* The files must hold what the counts say before the checkpoint says so. */
-    if (job->rejects_f) e = dxj_file_sync(job->rejects_f, job->rejects_path, &cp.rejects_size, r);
+    if (!e && job->rejects_f)
+        e = dxj_file_sync(job->rejects_f, job->rejects_path, &cp.rejects_size, r);
     if (!e && job->failures_f)
         e = dxj_file_sync(job->failures_f, job->failures_path, &cp.failures_size, r);
     pthread_mutex_unlock(&job->commit_mu);
@@ -1094,7 +1108,7 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     uint64_t read = atomic_load(&job.rows_read);
     rep->accounting_ok = rep->rows_in == rep->written + rep->rejected + rep->failed &&
                          read == rep->rows_in + rep->not_started + rep->after_stop &&
-                         (rep->not_started == 0) == (rep->stopped_at_record == 0);
+                         (rep->not_started == 0 || rep->stopped_at_record != 0);
     int halt = atomic_load(&job.halt);
     rep->status = halt == HALT_FATAL  ? DXJ_STATUS_FATAL
                   : halt == HALT_STOP ? DXJ_STATUS_INTERRUPTED

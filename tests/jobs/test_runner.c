@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -1264,6 +1266,253 @@ static void test_fatal_truncated_input(void **state) {
     dxj_spec_free(&s);
 }
 
+
+/* ---------------------------------------------------------------- more halts */
+
+/* Stops the job once `at` rows are final, and resumes it; reports of both runs. */
+static void stop_then_resume(fx *f, dxj_spec *s, dx_client *c, uint64_t at, dxj_report *rep1,
+                             dxj_report *rep2) {
+    atomic_int stop = 0;
+    stop_ud su = {.stop = &stop, .at = at};
+    dxj_run_opts o = {.stop = &stop, .progress = stop_progress, .progress_ms = 10, .ud = &su,
+                      .client = c};
+    dx_result r;
+    dx_result_clear(&r);
+    assert_int_equal(dxj_run(s, &o, rep1, &r), DX_OK);
+    if (!rep1->accounting_ok) print_error("run 1: %s\n", rep1->error);
+    assert_true(rep1->accounting_ok);
+    assert_int_equal(rep1->rows_in, rep1->written + rep1->rejected + rep1->failed);
+    assert_int_equal(count_lines(s->rejects), rep1->rejected);
+    assert_int_equal(count_lines(s->failures), rep1->failed);
+    if (rep1->stopped_at_record) {
+        dxj_checkpoint cp;
+        assert_int_equal(dxj_checkpoint_read(s->checkpoint, &cp, &r), DX_OK);
+        assert_int_equal(cp.rows_in, rep1->rows_in);
+        assert_int_equal(cp.rejected, rep1->rejected);
+    }
+    double rate = s->rate;
+    s->rate = 0;
+    s->resume = true;
+    dxj_run_opts o2 = {.client = c, .log = log_cb, .ud = f};
+    dx_result_clear(&r);
+    assert_int_equal(dxj_run(s, &o2, rep2, &r), DX_OK);
+    if (!rep2->accounting_ok) print_error("run 2: %s\n", rep2->error);
+    assert_true(rep2->accounting_ok);
+    assert_int_equal(rep2->status, DXJ_STATUS_COMPLETED);
+    s->rate = rate;
+    s->resume = false;
+}
+
+/* Rejects lines: `n` of them, with these record ordinals, in order. */
+static void assert_reject_records(const char *p, const uint64_t *want, size_t n) {
+    char *text = read_file(p);
+    size_t k = 0;
+    char **ln = lines_of(text, &k);
+    assert_int_equal(k, n);
+    for (size_t i = 0; i < n; i++) assert_row_int_equal(i, dynox_num(ln[i], "record"), want[i]);
+    free(ln);
+    free(text);
+}
+
+/*
+ * put with duplicate keys in pairs that straddle chunk boundaries (rows 1000
+ * and 1001 share a key), bad rows, verification sampling; stopped mid-run,
+ * then resumed: each input row counted once, each reject once and in order,
+ * every key in the table.
+ */
+static void test_stop_resume_dups_verify(void **state) {
+    fx *f = *state;
+    dx_buf in = {0};
+    uint64_t *bad = calloc(30000, sizeof *bad);
+    size_t nbad = 0;
+    const int N = 24000;
+    for (int i = 1; i <= N; i++) {
+        if (i % 89 == 0) {
+            dx_buf_printf(&in, "{\"id\":\"d%d\",\"age\":\"bad\"}\n", i / 2);
+            bad[nbad++] = (uint64_t)i;
+        } else {
+            dx_buf_printf(&in, "{\"id\":\"d%d\",\"name\":\"n%d\"}\n", i / 2, i);
+        }
+    }
+    for (int round = 0; round < 3; round++) {
+        dxj_spec s;
+        spec_init(&s, f, DXJ_OP_PUT, in.ptr);
+        unlink(s.rejects);
+        unlink(s.failures);
+        s.rate = 8000;
+        s.verify = 0.3;
+        s.workers = 3;
+        s.inflight = 4;
+        s.checkpoint = path(f, "adv.checkpoint");
+        unlink(s.checkpoint);
+        check_spec(&s);
+        dx_client *c = mem_client(false, 0);
+        dxj_report r1, r2;
+        stop_then_resume(f, &s, c, 2000 + 1500 * (uint64_t)round, &r1, &r2);
+        assert_int_equal(r1.status, DXJ_STATUS_INTERRUPTED);
+        assert_int_equal(r2.total_rows_in, (uint64_t)N);
+        assert_int_equal(r2.total_rejected, nbad);
+        assert_int_equal(r2.total_written, (uint64_t)N - nbad);
+        assert_int_equal(r2.total_failed, 0);
+        assert_reject_records(s.rejects, bad, nbad);
+        /* every key whose last row is good is in the table */
+        assert_true(table_count(c) >= (uint64_t)N / 2 - nbad);
+        dxj_spec_free(&s);
+        dx_client_free(c);
+    }
+    free(bad);
+    dx_buf_free(&in);
+}
+
+
+/* A stop before the job could send more than a row or two; then the resume does all. */
+static void test_stop_at_once(void **state) {
+    fx *f = *state;
+    const int N = 3000;
+    dx_buf in = {0};
+    uint64_t bad[64];
+    size_t nbad = 0;
+    for (int i = 1; i <= N; i++) {
+        if (i % 101 == 0) {
+            dx_buf_printf(&in, "{\"id\":\"a%d\",\"age\":\"x\"}\n", i);
+            bad[nbad++] = (uint64_t)i;
+        } else {
+            dx_buf_printf(&in, "{\"id\":\"a%d\",\"age\":%d}\n", i, i);
+        }
+    }
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_UPDATE_BY_KEY, in.ptr);
+    s.rate = 0.5;
+    s.checkpoint = path(f, "once.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    create_users_table(c);
+    atomic_int stop = 1;
+    dxj_run_opts o = {.stop = &stop, .client = c};
+    dxj_report rep, rep2;
+    dx_result r;
+    dx_result_clear(&r);
+    assert_int_equal(dxj_run(&s, &o, &rep, &r), DX_OK);
+    assert_true(rep.accounting_ok);
+    assert_int_equal(rep.status, DXJ_STATUS_INTERRUPTED);
+    assert_true(rep.rows_in <= 2);
+    s.rate = 0;
+    s.resume = true;
+    run_ok(f, &s, c, &rep2);
+    assert_int_equal(rep2.total_rows_in, N);
+    assert_int_equal(rep2.total_rejected, nbad);
+    assert_reject_records(s.rejects, bad, nbad);
+    assert_int_equal(table_count(c), N - nbad);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+
+/*
+ * The rejects file stops growing mid-run (RLIMIT_FSIZE): the job halts; any
+ * checkpoint it wrote has exactly the lines it counts, and a resume from it
+ * (once the file may grow) gives every row once and each reject once, in order.
+ */
+static void test_rejects_write_error_mid_run(void **state) {
+    fx *f = *state;
+    const int N = 24000;
+    dx_buf in = {0};
+    uint64_t *bad = calloc((size_t)N, sizeof *bad);
+    size_t nbad = 0;
+    for (int i = 1; i <= N; i++) {
+        if (i % 3 == 0) {
+            dx_buf_printf(&in, "{\"id\":\"e%d\",\"age\":\"bad %0200d\"}\n", i, i);
+            bad[nbad++] = (uint64_t)i;
+        } else {
+            dx_buf_printf(&in, "{\"id\":\"e%d\",\"name\":\"n\"}\n", i);
+        }
+    }
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_PUT, in.ptr);
+    s.rate = 4000;
+    s.checkpoint = path(f, "efbig.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit lim = old;
+    lim.rlim_cur = 3500000; /* ~6500 rejects lines of ~530 bytes: ~3.5 s into the run */
+    void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    dxj_report rep;
+    dx_result r;
+    dx_err e = run(f, &s, c, &rep, &r);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, oldsig);
+    assert_int_equal(e, DX_ERR_IO);
+    assert_int_equal(rep.status, DXJ_STATUS_FATAL);
+    if (!rep.accounting_ok) print_error("%s\n", rep.error);
+    assert_true(rep.accounting_ok);
+    assert_int_equal(rep.rows_in, rep.written + rep.rejected + rep.failed);
+    assert_true(rep.stopped_at_record > 0);
+    assert_int_equal(rep.rows_in + 1, rep.stopped_at_record); /* nothing past the failed chunk */
+    dxj_checkpoint cp;
+    if (dxj_checkpoint_read(s.checkpoint, &cp, &r) != DX_OK) {
+        print_message("no checkpoint before the write error (%.1f s, %llu rows)\n", rep.duration_s,
+                      (unsigned long long)rep.rows_in);
+    } else {
+        /* The checkpoint's rejects are the first lines of the file, each whole. */
+        char *text = read_file(s.rejects);
+        assert_true(strlen(text) >= cp.rejects_size);
+        text[cp.rejects_size] = 0;
+        size_t n = 0;
+        char **ln = lines_of(text, &n);
+        assert_int_equal(n, cp.rejected);
+        for (size_t i = 0; i < n; i++) assert_row_int_equal(i, dynox_num(ln[i], "record"), bad[i]);
+        assert_true(cp.records <= rep.rows_in);
+        free(ln);
+        free(text);
+        s.rate = 0;
+        s.resume = true;
+        dxj_report rep2;
+        run_ok(f, &s, c, &rep2);
+        assert_int_equal(rep2.total_rows_in, (uint64_t)N);
+        assert_int_equal(rep2.total_rejected, nbad);
+        assert_reject_records(s.rejects, bad, nbad);
+    }
+    free(bad);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+/* --limit and shards over a stop and a resume. */
+static void test_stop_resume_limit_shard(void **state) {
+    fx *f = *state;
+    const int N = 30000;
+    dx_buf in = {0};
+    for (int i = 1; i <= N; i++) dx_buf_printf(&in, "{\"id\":\"l%d\",\"name\":\"n\"}\n", i);
+    for (uint32_t sh = 0; sh < 2; sh++) {
+        dxj_spec s;
+        spec_init(&s, f, DXJ_OP_PUT, in.ptr);
+        unlink(s.rejects);
+        unlink(s.failures);
+        s.rate = 6000;
+        s.limit = 9000;
+        s.shard_index = sh;
+        s.shard_count = 2;
+        s.checkpoint = path(f, "ls.checkpoint");
+        unlink(s.checkpoint);
+        check_spec(&s);
+        dx_client *c = mem_client(false, 0);
+        dxj_report r1, r2;
+        stop_then_resume(f, &s, c, 1500, &r1, &r2);
+        assert_int_equal(r1.status, DXJ_STATUS_INTERRUPTED);
+        assert_int_equal(r2.total_rows_in, 9000);
+        assert_int_equal(r2.total_written, 9000);
+        assert_int_equal(table_count(c), 9000);
+        dxj_spec_free(&s);
+        dx_client_free(c);
+    }
+    dx_buf_free(&in);
+}
+
 static void test_bad_start(void **state) {
     fx *f = *state;
     dxj_spec s;
@@ -1687,6 +1936,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_csv_limit_shards, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_dups_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_limit_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_write_error_mid_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
