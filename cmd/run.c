@@ -258,11 +258,15 @@ static void summary(const cli_config *cfg, const dxj_spec *s, const dxj_report *
     }
     if (rep->stopped_at_record)
         fprintf(stderr,
-                "  stopped at row %llu (line %llu): %llu rows read were not started; %llu rows "
-                "after it finished but are not counted (a resume applies them again)\n",
+                "  stopped at row %llu (line %llu): %llu rows read were not started; after it, "
+                "%llu rows written anyway are counted (a resume skips them) and %llu rejected or "
+                "failed are not (a resume does them again)\n",
                 (unsigned long long)rep->stopped_at_record,
                 (unsigned long long)rep->stopped_at_line, (unsigned long long)rep->not_started,
-                (unsigned long long)rep->after_stop);
+                (unsigned long long)rep->done_past_mark, (unsigned long long)rep->after_stop);
+    if (rep->skipped_done)
+        fprintf(stderr, "  %llu rows skipped: an earlier run had written them\n",
+                (unsigned long long)rep->skipped_done);
     if ((rep->rejected && !s->rejects) || (rep->failed && !s->failures))
         fprintf(stderr,
                 "  (give --rejects FILE / --failures FILE to keep those rows for a re-run)\n");
@@ -320,13 +324,15 @@ static int write_report_file(const cli_config *cfg, const char *path, const dx_b
  */
 static void resume_hint(const cli_config *cfg, const dxj_spec *s, const dxj_report *rep,
                         const char *what) {
-    if (s->checkpoint && rep->stopped_at_record)
+    if (s->checkpoint && rep->checkpoint_stale)
+        cli_err(cfg, "%s: re-run with --resume to continue from its mark", what);
+    else if (s->checkpoint && rep->stopped_at_record)
         cli_err(cfg, "%s: re-run with --resume to continue from row %llu (line %llu)", what,
                 (unsigned long long)rep->stopped_at_record,
                 (unsigned long long)rep->stopped_at_line);
     else if (s->checkpoint)
         cli_err(cfg, "%s: re-run with --resume to continue after the %llu rows finished", what,
-                (unsigned long long)(rep->resumed_from + rep->rows_in));
+                (unsigned long long)(rep->resumed_from + rep->rows_in + rep->skipped_done));
     else if (rep->stopped_at_record)
         cli_err(cfg,
                 "%s: %llu rows read were not started, from row %llu (line %llu) on, and the rest "
@@ -455,13 +461,29 @@ int cli_cmd_run(int argc, char **argv, int first) {
                 rep.error[0] ? rep.error : (r.message[0] ? r.message : dx_strerror(e)),
                 (unsigned long long)rep.rows_in, (unsigned long long)rep.written);
         if (rep.started) {
-            char what[600];
-            if (s.checkpoint)
+            char what[700];
+            char *cpp = s.checkpoint ? dxj_spec_path(&s, s.checkpoint) : NULL;
+            bool none = s.checkpoint && rep.checkpoint_stale && cpp && access(cpp, F_OK) != 0;
+            free(cpp);
+            if (none)
+                snprintf(what, sizeof what,
+                         "no checkpoint %s was written before the error: fix the cause and run "
+                         "the job again without --resume",
+                         display_path(&s, s.checkpoint));
+            else if (s.checkpoint && rep.checkpoint_stale)
+                snprintf(what, sizeof what,
+                         "the checkpoint %s is from before the error (the last one written "
+                         "before it; this run's later work is not in it): fix the cause",
+                         display_path(&s, s.checkpoint));
+            else if (s.checkpoint)
                 snprintf(what, sizeof what, "the checkpoint %s is up to date: fix the cause",
                          display_path(&s, s.checkpoint));
             else
                 snprintf(what, sizeof what, "fix the cause");
-            resume_hint(&cfg, &s, &rep, what);
+            if (none)
+                cli_err(&cfg, "%s", what);
+            else
+                resume_hint(&cfg, &s, &rep, what);
         }
         rc = CLI_EXIT_FATAL;
     }

@@ -7,6 +7,9 @@
  * directory itself is fsync'd so that the rename survives a power cut.
  * Reading: strict -- every key of this version must be present with the
  * right type; unknown keys are ignored so that a newer dynox can add some.
+ * "done_after_mark" (version 2) is optional, so that a version 1 checkpoint
+ * -- written before the key existed, or with no row done past the mark --
+ * still loads; its ranges must be sorted, disjoint and after the mark.
  *
  * Must never: leave a partial checkpoint under the real name, or accept one
  * it cannot fully parse.
@@ -44,8 +47,38 @@ static bool put_str(dx_buf *b, const char *key, const char *v) {
            dx_buf_puts(b, ",\n");
 }
 
+/* "done_after_mark": [[first, last], ...] on one line, ranges of record ordinals. */
+static bool put_done(dx_buf *b, const dxj_checkpoint *cp) {
+    if (!cp->ndone) return true;
+    bool ok = dx_buf_puts(b, "  \"done_after_mark\": [");
+    for (size_t i = 0; ok && i < cp->ndone; i++)
+        ok = dx_buf_printf(b, "%s[%" PRIu64 ", %" PRIu64 "]", i ? ", " : "", cp->done[i][0],
+                           cp->done[i][1]);
+    return ok && dx_buf_puts(b, "],\n");
+}
+
+void dxj_checkpoint_free(dxj_checkpoint *cp) {
+    free(cp->done);
+    cp->done = NULL;
+    cp->ndone = 0;
+}
+
+bool dxj_checkpoint_done_has(const uint64_t (*done)[2], size_t n, uint64_t index) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (done[mid][1] < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && done[lo][0] <= index;
+}
+
 dx_err dxj_checkpoint_json(const dxj_checkpoint *cp, dx_buf *b) {
-    bool ok = dx_buf_puts(b, "{\n") && put_u64(b, "version", DXJ_CHECKPOINT_VERSION, false) &&
+    /* Version 1 when there is no set: any dynox that reads checkpoints reads it. */
+    bool ok = dx_buf_puts(b, "{\n") &&
+              put_u64(b, "version", cp->ndone ? DXJ_CHECKPOINT_VERSION : 1, false) &&
               put_str(b, "input", cp->input) && put_str(b, "op", cp->op) &&
               put_u64(b, "input_bytes", cp->input_bytes, false) &&
               put_u64(b, "shard_index", cp->shard_index, false) &&
@@ -60,7 +93,7 @@ dx_err dxj_checkpoint_json(const dxj_checkpoint *cp, dx_buf *b) {
               put_u64(b, "missing", cp->missing, false) &&
               put_u64(b, "conditional_failed", cp->conditional_failed, false) &&
               put_u64(b, "rejects_size", cp->rejects_size, false) &&
-              put_u64(b, "failures_size", cp->failures_size, false) &&
+              put_u64(b, "failures_size", cp->failures_size, false) && put_done(b, cp) &&
               dx_buf_puts(b, "  \"updated_at\": ") &&
               dx_buf_put_json_str(b, cp->updated_at, strlen(cp->updated_at)) &&
               dx_buf_puts(b, "\n}\n");
@@ -182,6 +215,42 @@ static bool parse_u64(dx_str s, uint64_t *out) {
     return true;
 }
 
+/* [[first, last], ...]: appended to cp->done (malloc'd). */
+static dx_err parse_done(dx_jcur *c, dxj_checkpoint *cp, dx_result *pr) {
+    static const char *const k = "done_after_mark";
+    size_t cap = 0;
+    dx_err e = dx_jcur_arr_begin(c);
+    for (;;) {
+        bool done;
+        if (e || (e = dx_jcur_arr_next(c, &done)) != DX_OK) return e;
+        if (done) return DX_OK;
+        uint64_t v[2];
+        if ((e = dx_jcur_arr_begin(c)) != DX_OK) return e;
+        for (int i = 0; i < 3; i++) {
+            bool end;
+            if ((e = dx_jcur_arr_next(c, &end)) != DX_OK) return e;
+            if (end != (i == 2))
+                return dx_fail(pr, DX_ERR_PARSE, k, "'%s' must hold [first, last] pairs", k);
+            if (end) break;
+            dx_str num;
+            if ((e = dx_jcur_number(c, &num)) != DX_OK) return e;
+            if (!parse_u64(num, &v[i]))
+                return dx_fail(pr, DX_ERR_PARSE, k, "'%s': not a record ordinal", k);
+        }
+        if (v[0] > v[1] || v[0] == 0 || (cp->ndone && v[0] <= cp->done[cp->ndone - 1][1]))
+            return dx_fail(pr, DX_ERR_PARSE, k, "'%s': ranges not sorted and disjoint", k);
+        if (cp->ndone == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t(*d)[2] = realloc(cp->done, cap * sizeof *d);
+            if (!d) return dx_fail(pr, DX_ERR_NOMEM, k, "out of memory");
+            cp->done = d;
+        }
+        cp->done[cp->ndone][0] = v[0];
+        cp->done[cp->ndone][1] = v[1];
+        cp->ndone++;
+    }
+}
+
 static dx_err parse(const char *path, const char *text, size_t len, dxj_checkpoint *cp,
                     dx_result *r) {
     dx_arena a = {0};
@@ -202,6 +271,10 @@ static dx_err parse(const char *path, const char *text, size_t len, dxj_checkpoi
         int k = -1;
         for (int i = 0; i < K__COUNT; i++)
             if (dx_str_eq(key, key_names[i])) k = i;
+        if (k < 0 && dx_str_eq(key, "done_after_mark") && !cp->ndone) {
+            if ((e = parse_done(&c, cp, &pr)) != DX_OK) goto bad;
+            continue;
+        }
         if (k < 0) {
             if ((e = dx_jcur_skip(&c)) != DX_OK) goto bad;
             continue;
@@ -249,9 +322,17 @@ static dx_err parse(const char *path, const char *text, size_t len, dxj_checkpoi
             goto bad;
         }
     }
-    if (version != DXJ_CHECKPOINT_VERSION) {
-        e = dx_fail(&pr, DX_ERR_PARSE, "version", "version %" PRIu64 " (this dynox reads %d)",
+    if (version < 1 || version > DXJ_CHECKPOINT_VERSION) {
+        e = dx_fail(&pr, DX_ERR_PARSE, "version", "version %" PRIu64 " (this dynox reads 1 to %d)",
                     version, DXJ_CHECKPOINT_VERSION);
+        goto bad;
+    }
+    /* Every record before the mark is finished: a done row is after it (ordinals >= count). */
+    if (cp->ndone && cp->done[0][0] <= cp->records) {
+        e = dx_fail(&pr, DX_ERR_PARSE, "done_after_mark",
+                    "'done_after_mark' starts at record %" PRIu64 ", not after the mark (%" PRIu64
+                    " records)",
+                    cp->done[0][0], cp->records);
         goto bad;
     }
     cp->shard_index = (uint32_t)shard[0];
@@ -260,6 +341,7 @@ static dx_err parse(const char *path, const char *text, size_t len, dxj_checkpoi
     return DX_OK;
 bad:
     dx_arena_release(&a);
+    dxj_checkpoint_free(cp);
     return dx_fail(r, DX_ERR_PARSE, pr.field[0] ? pr.field : NULL,
                    "%s is not a valid dynox checkpoint: %s", path, pr.message);
 }
@@ -276,7 +358,7 @@ dx_err dxj_checkpoint_read(const char *path, dxj_checkpoint *cp, dx_result *r) {
     size_t n;
     bool ok = true;
     while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > (1u << 20) || !dx_buf_append(&b, tmp, n)) {
+        if (b.len + n > (64u << 20) || !dx_buf_append(&b, tmp, n)) {
             ok = false;
             break;
         }

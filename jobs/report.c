@@ -234,6 +234,8 @@ dx_err dxj_report_json(const dxj_report *rep, dx_buf *out) {
     jw_u64(&w, "conditional_failed", rep->conditional_failed);
     jw_u64(&w, "not_started", rep->not_started);
     jw_u64(&w, "after_stop", rep->after_stop);
+    jw_u64(&w, "done_past_mark", rep->done_past_mark);
+    jw_u64(&w, "skipped_done", rep->skipped_done);
     jw_u64(&w, "stopped_at_record", rep->stopped_at_record);
     jw_u64(&w, "stopped_at_line", rep->stopped_at_line);
     jw_bool(&w, "accounting_ok", rep->accounting_ok);

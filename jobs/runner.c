@@ -55,35 +55,48 @@
  * its engine, which lets attempts already sent finish with their real
  * outcome (a write that happened is reported as written) and completes the
  * calls still waiting for a retry or for the rate limiter as cancelled --
- * their rows are not started too (applying them again is safe: puts and
- * by-key updates are idempotent, get flows have their version condition);
- * the callbacks that runs submit nothing new. So a stop takes at most one
+ * their rows are not started too (no attempt of theirs was applied); the
+ * callbacks that runs submit nothing new. So a stop takes at most one
  * request's time, not the remaining backoffs.
  *
  * Not started is not an outcome: such a row has no line in any file and is
  * not in rows_in. They need not be the tail of what was read (a cancelled
  * retry can sit before rows that were written), so the commit cuts the input
  * at the first one, the stop point: its chunk is committed only up to that
- * row (mark = that row), and nothing after it is committed -- rows after it
- * that did finish (written by a request already in flight, rejected, failed)
- * are counted in after_stop only, and their lines are dropped. The
- * checkpoint's mark is thus the stop point, and --resume applies (or
- * rejects, or fails) every row from there once more: over all runs each
- * input row is counted exactly once. Without a checkpoint the report still
- * says where the stop point is and how many rows were not started. The
- * report says INTERRUPTED or FATAL. A chunk whose reject/failure lines cannot
- * be written is cut the same way, at its first row (a committed row always
- * has its line); after such an error no checkpoint is written any more, since
- * what the files hold is unknown: the last one stands.
+ * row, and the mark stays there (the checkpoint's mark is the stop point).
+ * Rows after it that did finish are handled by their state (past_stop):
+ *   - written (a request already in flight): applying it again would not be
+ *     safe (a get_delete would find no item and reject it, a versioned
+ *     get_update would bump twice and run its hooks twice, a conditional put
+ *     or a must_exist delete would fail its condition), so it is committed
+ *     now -- counted in rows_in/written (done_past_mark) -- and its record
+ *     ordinal goes into the job's "done past the mark" set (dset, sorted
+ *     ranges), which the checkpoint stores (done_after_mark);
+ *   - rejected or failed: not committed (after_stop), its line dropped, so
+ *     that --resume does it again and the files stay in input order.
+ * --resume skips the rows in the checkpoint's set (worker.c: ROW_SKIPPED,
+ * counted in skipped_done, committed like any row before a stop point) and
+ * does every other row from the mark: over all runs each input row is
+ * counted and applied once. If the resumed run halts too, its checkpoint
+ * lists its own rows written past its new stop point, the skipped rows past
+ * it, and the earlier set's rows beyond every row it looked at (done_set).
+ * The set is bounded by the rows read ahead at the halt (all chunks exist at
+ * once). Without a checkpoint the report still says where the stop point is
+ * and how many rows were not started. The report says INTERRUPTED or FATAL.
+ * A chunk whose reject/failure lines cannot be written is cut the same way,
+ * at its first row (a committed row always has its line); after such an
+ * error no checkpoint is written any more, since what the files hold is
+ * unknown: the last one stands (report: checkpoint_stale).
  *
  * Accounting. rows_in = written + rejected + failed is checked at the end,
- * along with "every row read was committed, not started, or finished after
- * the stop point" (rows_read = rows_in + not_started + after_stop); a
- * difference is a bug and the report says so in its error field.
+ * along with "every row read was committed (counted, or skipped as done by
+ * an earlier run), not started, or redone after the stop point" (rows_read =
+ * rows_in + not_started + after_stop + skipped_done); a difference is a bug
+ * and the report says so in its error field.
  *
  * Must never: write to stdout or stderr (warnings go through opts->log),
- * commit a chunk before an earlier one, commit a row after the stop point,
- * or lose a row.
+ * commit a chunk before an earlier one, commit a row after the stop point
+ * other than a written one (which must then be in the set), or lose a row.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,7 +186,7 @@ static void chunk_reset(rchunk *ch) {
     ch->next = ch->open = 0;
     ch->written = ch->rejected = ch->failed = 0;
     ch->superseded = ch->missing = ch->condfail = 0;
-    ch->not_started = 0;
+    ch->not_started = ch->skipped = 0;
 }
 
 static int lref_cmp(const void *x, const void *y) {
@@ -203,7 +216,7 @@ static bool write_lines(FILE *f, lines *ls, size_t upto) {
 }
 
 typedef struct counts {
-    uint64_t written, rejected, failed, superseded, missing, condfail;
+    uint64_t written, rejected, failed, superseded, missing, condfail, skipped;
 } counts;
 
 /* The counts of a chunk's rows before row k: all of them, or a cut at the stop point. */
@@ -211,7 +224,7 @@ static counts chunk_counts(const rchunk *ch, size_t k) {
     counts c = {0};
     if (k == ch->in.n) {
         c = (counts){ch->written, ch->rejected, ch->failed, ch->superseded, ch->missing,
-                     ch->condfail};
+                     ch->condfail, ch->skipped};
         return c;
     }
     for (size_t i = 0; i < k; i++) {
@@ -222,6 +235,7 @@ static counts chunk_counts(const rchunk *ch, size_t k) {
         c.superseded += r->superseded;
         c.missing += r->created || r->missing;
         c.condfail += r->condfail;
+        c.skipped += r->state == ROW_SKIPPED;
     }
     return c;
 }
@@ -240,6 +254,86 @@ static size_t commit_upto(const rjob *job, const rchunk *ch) {
     size_t k = 0;
     while (k < ch->in.n && ch->rows[k].state != ROW_NOT_STARTED) k++;
     return k;
+}
+
+/*
+ * Adds record ordinal idx, the row after the last one seen past the stop
+ * point, to the rows done past the mark. false when out of memory. Called with
+ * commit_mu held.
+ */
+static bool done_add(rjob *job, uint64_t idx) {
+    if (job->done_open && job->ndset) {
+        job->dset[job->ndset - 1][1] = idx;
+        return true;
+    }
+    if (job->ndset == job->capdset) {
+        size_t cap = job->capdset ? job->capdset * 2 : 64;
+        uint64_t(*d)[2] = realloc(job->dset, cap * sizeof *d);
+        if (!d) return false;
+        job->dset = d;
+        job->capdset = cap;
+    }
+    job->dset[job->ndset][0] = job->dset[job->ndset][1] = idx;
+    job->ndset++;
+    job->done_open = true;
+    return true;
+}
+
+/*
+ * The rows of a chunk from row `from` on, all after the stop point. Written
+ * ones are committed now -- counted, and listed as done past the mark so
+ * that a resume skips them instead of applying them twice; rows an earlier
+ * run wrote (skipped) stay listed. Rejected and failed ones are not committed
+ * (after_stop, their lines dropped): a resume does them again, which keeps
+ * the files in input order. Called with commit_mu held.
+ */
+static void past_stop(rjob *job, const rchunk *ch, size_t from) {
+    if (from >= ch->in.n) return;
+    job->seen_index = ch->in.recs[ch->in.n - 1].index;
+    if (!ch->rows) { /* start_chunk ran out of memory: every row failed */
+        job->after_stop += ch->in.n - from;
+        job->done_open = false;
+        return;
+    }
+    for (size_t i = from; i < ch->in.n; i++) {
+        const rrow *r = &ch->rows[i];
+        uint64_t idx = ch->in.recs[i].index;
+        bool listed = false;
+        switch (r->state) {
+        case ROW_WRITTEN:
+            if (!job->done_lost && done_add(job, idx)) {
+                listed = true;
+                job->rows_in++;
+                job->written++;
+                job->done_past_mark++;
+                job->superseded += r->superseded;
+                job->missing += r->created || r->missing;
+                job->condfail += r->condfail;
+            } else {
+                job->after_stop++; /* cannot be listed: a resume applies it again */
+            }
+            break;
+        case ROW_SKIPPED:
+            job->skipped++;
+            listed = !job->done_lost && done_add(job, idx);
+            if (!listed && !job->done_lost) {
+                /* Losing it would have a resume apply it again: no checkpoint from now on. */
+                job->done_lost = true;
+                dx_result res;
+                dx_fail(&res, DX_ERR_NOMEM, NULL,
+                        "out of memory listing the rows done past the stop point");
+                rj_halt(job, HALT_FATAL, &res);
+            }
+            break;
+        case ROW_NOT_STARTED:
+            job->not_started++;
+            break;
+        default:
+            job->after_stop++;
+            break;
+        }
+        if (!listed) job->done_open = false;
+    }
 }
 
 /*
@@ -272,15 +366,16 @@ static void commit_one(rjob *job, rchunk *ch) {
         job->stop_line = ch->in.recs[k].line;
     }
     counts c = chunk_counts(ch, k);
-    job->rows_in += k;
+    job->rows_in += k - c.skipped;
     job->written += c.written;
     job->rejected += c.rejected;
     job->failed += c.failed;
     job->superseded += c.superseded;
     job->missing += c.missing;
     job->condfail += c.condfail;
-    job->not_started += ch->not_started;
-    job->after_stop += ch->written + ch->rejected + ch->failed - c.written - c.rejected - c.failed;
+    job->skipped += c.skipped;
+    if (k > 0) job->seen_index = ch->in.recs[k - 1].index;
+    past_stop(job, ch, k);
     if (stopped_before) return; /* the mark stays at the stop point */
     job->mark_records += k;
     job->mark_offset = k == ch->in.n ? ch->in.end_offset : ch->in.recs[k].offset;
@@ -639,6 +734,8 @@ static dx_err resume(rjob *job, setup *st, const char *rejects, const char *fail
     dxj_checkpoint cp;
     dx_err e = dxj_checkpoint_read(st->checkpoint_path, &cp, r);
     if (e) return e;
+    /* The set of rows done past the mark belongs to the job from here (free_job frees it). */
+    job->prior = (const uint64_t(*)[2])cp.done;
     if (strcmp(cp.input, st->cp.input) != 0 || strcmp(cp.op, st->cp.op) != 0 ||
         cp.shard_index != st->cp.shard_index || cp.shard_count != st->cp.shard_count)
         return dx_fail(r, DX_ERR_CONFIG, "checkpoint",
@@ -684,11 +781,15 @@ static dx_err resume(rjob *job, setup *st, const char *rejects, const char *fail
     st->cp.conditional_failed = cp.conditional_failed;
     job->mark_records = cp.records;
     job->mark_offset = cp.offset;
+    job->nprior = cp.ndone;
     st->resumed = true;
+    uint64_t ndone = 0;
+    for (size_t i = 0; i < cp.ndone; i++) ndone += cp.done[i][1] - cp.done[i][0] + 1;
     rj_log(job, DXJ_LOG_INFO,
            "resuming %s after %" PRIu64 " finished records (%" PRIu64 " written, %" PRIu64
-           " rejected, %" PRIu64 " failed so far)",
-           cp.input, cp.records, cp.written, cp.rejected, cp.failed);
+           " rejected, %" PRIu64 " failed so far); %" PRIu64
+           " rows after them already written are skipped",
+           cp.input, cp.records, cp.written, cp.rejected, cp.failed, ndone);
     return DX_OK;
 }
 
@@ -702,9 +803,41 @@ static dx_err open_out(const char *path, bool append, FILE **out, dx_result *r) 
 
 /* ---------------------------------------------------------------- checkpoints */
 
+/*
+ * The rows done past the mark, for a checkpoint: those this run listed (rows
+ * past its stop point written now or by an earlier run), then the resumed
+ * checkpoint's that lie beyond every row this run looked at (not read, or
+ * not committed yet). Malloc'd into cp->done. Called with commit_mu held.
+ */
+static dx_err done_set(const rjob *job, dxj_checkpoint *cp, dx_result *r) {
+    cp->done = NULL;
+    cp->ndone = 0;
+    if (!job->ndset && !job->nprior) return DX_OK;
+    uint64_t(*out)[2] = malloc((job->ndset + job->nprior) * sizeof *out);
+    if (!out) return dx_fail(r, DX_ERR_NOMEM, NULL, "out of memory writing the checkpoint");
+    size_t n = job->ndset;
+    if (n) memcpy(out, job->dset, n * sizeof *out);
+    for (size_t i = 0; i < job->nprior; i++) {
+        if (job->prior[i][1] <= job->seen_index) continue;
+        uint64_t lo = job->prior[i][0] > job->seen_index ? job->prior[i][0] : job->seen_index + 1;
+        if (n && out[n - 1][1] + 1 >= lo) {
+            out[n - 1][1] = job->prior[i][1];
+        } else {
+            out[n][0] = lo;
+            out[n][1] = job->prior[i][1];
+            n++;
+        }
+    }
+    cp->done = out;
+    cp->ndone = n;
+    return DX_OK;
+}
+
 static dx_err write_checkpoint(rjob *job, setup *st, dx_result *r) {
     dxj_checkpoint cp = st->cp;
     dx_err e = DX_OK;
+    cp.done = NULL;
+    cp.ndone = 0;
     pthread_mutex_lock(&job->commit_mu);
     cp.records = job->mark_records;
     cp.offset = job->mark_offset;
@@ -719,18 +852,27 @@ static dx_err write_checkpoint(rjob *job, setup *st, dx_result *r) {
     if (job->io_err != DX_OK)
         e = dx_fail(r, DX_ERR_IO, NULL,
                     "a rejects/failures file could not be written: the last checkpoint stands");
+    else if (job->done_lost)
+        e = dx_fail(r, DX_ERR_NOMEM, NULL,
+                    "the rows done past the stop point could not be listed: the last checkpoint "
+                    "stands");
+    if (!e) e = done_set(job, &cp, r);
     /* The files must hold what the counts say before the checkpoint says so. */
     if (!e && job->rejects_f)
         e = dxj_file_sync(job->rejects_f, job->rejects_path, &cp.rejects_size, r);
     if (!e && job->failures_f)
         e = dxj_file_sync(job->failures_f, job->failures_path, &cp.failures_size, r);
     pthread_mutex_unlock(&job->commit_mu);
-    if (e) return e;
-    dxj_iso8601(dx_wall_ms(), cp.updated_at);
-    e = dxj_checkpoint_write(st->checkpoint_path, &cp, r);
+    if (!e) {
+        dxj_iso8601(dx_wall_ms(), cp.updated_at);
+        e = dxj_checkpoint_write(st->checkpoint_path, &cp, r);
+    }
     if (!e)
-        rj_log(job, DXJ_LOG_DEBUG, "checkpoint: %" PRIu64 " records finished (offset %" PRIu64 ")",
-               cp.records, cp.offset);
+        rj_log(job, DXJ_LOG_DEBUG,
+               "checkpoint: %" PRIu64 " records finished (offset %" PRIu64 "), %zu ranges done "
+               "past the mark",
+               cp.records, cp.offset, cp.ndone);
+    dxj_checkpoint_free(&cp);
     return e;
 }
 
@@ -768,6 +910,8 @@ static void fill_report(rjob *job, setup *st, dxj_report *rep, uint64_t t0) {
     rep->conditional_failed = job->condfail;
     rep->not_started = job->not_started;
     rep->after_stop = job->after_stop;
+    rep->done_past_mark = job->done_past_mark;
+    rep->skipped_done = job->skipped;
     rep->stopped_at_record = job->stop_record;
     rep->stopped_at_line = job->stop_line;
     rep->resumed_from = st->resumed ? st->cp.records : 0;
@@ -930,6 +1074,8 @@ static void free_job(rjob *job, setup *st) {
         free(job->all);
     }
     free(job->done);
+    free(job->dset);
+    free((void *)job->prior);
     dxj_queue_free(job->chunks);
     dxj_queue_free(job->pool);
     if (job->rejects_f) fclose(job->rejects_f);
@@ -1107,7 +1253,9 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
     fill_report(&job, &st, rep, t0);
     uint64_t read = atomic_load(&job.rows_read);
     rep->accounting_ok = rep->rows_in == rep->written + rep->rejected + rep->failed &&
-                         read == rep->rows_in + rep->not_started + rep->after_stop &&
+                         read == rep->rows_in + rep->not_started + rep->after_stop +
+                                     rep->skipped_done &&
+                         rep->done_past_mark <= rep->written &&
                          (rep->not_started == 0 || rep->stopped_at_record != 0);
     int halt = atomic_load(&job.halt);
     rep->status = halt == HALT_FATAL  ? DXJ_STATUS_FATAL
@@ -1127,6 +1275,7 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
         dx_result res;
         dx_result_clear(&res);
         if (write_checkpoint(&job, &st, &res) != DX_OK) {
+            rep->checkpoint_stale = true;
             rj_log(&job, DXJ_LOG_ERROR, "final checkpoint not written: %s", res.message);
             if (atomic_load(&job.halt) != HALT_FATAL) rj_halt(&job, HALT_FATAL, &res);
         }
@@ -1163,9 +1312,10 @@ dx_err dxj_run(dxj_spec *spec, const dxj_run_opts *opts, dxj_report *rep, dx_res
                  "BUG: accounting does not add up: %" PRIu64 " rows read, %" PRIu64
                  " committed, %" PRIu64 " written + %" PRIu64 " rejected + %" PRIu64
                  " failed, %" PRIu64 " not started, %" PRIu64
-                 " finished after the stop point; please report this%s%s",
+                 " redone after the stop point, %" PRIu64
+                 " skipped as done by an earlier run; please report this%s%s",
                  read, rep->rows_in, rep->written, rep->rejected, rep->failed, rep->not_started,
-                 rep->after_stop,
+                 rep->after_stop, rep->skipped_done,
                  rep->error[0] ? "; also: " : "", rep->error);
         memcpy(rep->error, buf, sizeof rep->error - 1);
         rep->error[sizeof rep->error - 1] = 0;

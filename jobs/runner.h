@@ -77,14 +77,21 @@ typedef struct dxj_report {
     uint64_t conditional_failed; /* rows whose condition was not met (in rejected) */
     /*
      * A halted run (stop or fatal error): rows read but not started (never
-     * sent, or cancelled while waiting for a retry or the rate limiter), and
-     * the rows that finished after the first of them -- the stop point, by
-     * record ordinal and line (0 when every row read finished). Neither is in
-     * rows_in: the checkpoint's mark is the stop point, and a --resume
-     * applies both again.
+     * sent, or cancelled while waiting for a retry or the rate limiter), the
+     * first of them -- the stop point, by record ordinal and line (0 when
+     * every row read finished), where the checkpoint's mark stays -- and the
+     * rows after it that finished anyway: rejected or failed ones are
+     * after_stop (not in rows_in, no line: a --resume does them again, which
+     * keeps the files in input order); written ones are done_past_mark (in
+     * rows_in and written, and listed in the checkpoint so that a --resume
+     * skips them). skipped_done: rows a --resume skipped because an earlier
+     * run had written them past its mark (not in rows_in: counted then).
      */
-    uint64_t not_started, after_stop;
+    uint64_t not_started, after_stop, done_past_mark, skipped_done;
     uint64_t stopped_at_record, stopped_at_line;
+    /* The final checkpoint could not be written (e.g. after a rejects/failures file could not
+     * be): the one on disk, if any, is from before -- a resume continues from it. */
+    bool checkpoint_stale;
     bool accounting_ok;
     /* Totals including the runs before a --resume (equal to the above otherwise). */
     uint64_t total_rows_in, total_written, total_rejected, total_failed;

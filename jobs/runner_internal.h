@@ -26,8 +26,17 @@
  * ROW_NOT_STARTED: the job halted before the row was sent (or while its call
  * waited for a retry or the rate limiter). Not an outcome: the commit stops
  * at the first such row, and a --resume applies it (runner.c, Shutdown).
+ * ROW_SKIPPED: --resume, and the checkpoint lists the row as written past its
+ * mark by an earlier run: not sent, not counted again (skipped_done).
  */
-typedef enum { ROW_PENDING = 0, ROW_WRITTEN, ROW_REJECTED, ROW_FAILED, ROW_NOT_STARTED } row_state;
+typedef enum {
+    ROW_PENDING = 0,
+    ROW_WRITTEN,
+    ROW_REJECTED,
+    ROW_FAILED,
+    ROW_NOT_STARTED,
+    ROW_SKIPPED
+} row_state;
 
 /* Halt reasons (rjob.halt). */
 enum { HALT_NONE = 0, HALT_STOP, HALT_FATAL };
@@ -84,7 +93,7 @@ struct rchunk {
     size_t open;        /* rows not final yet (worker) */
     lines rejects, failures; /* lines for the rejects / failures files */
     uint64_t written, rejected, failed, superseded, missing, condfail;
-    uint64_t not_started;
+    uint64_t not_started, skipped;
 };
 
 typedef struct rmismatch {
@@ -105,6 +114,9 @@ typedef struct rjob {
     dxj_plugin *plugin;
     const char *input_name;
     dx_tristate skip_hooks;
+    /* --resume: the checkpoint's rows done past its mark (read-only during the run). */
+    const uint64_t (*prior)[2];
+    size_t nprior;
 
     /* Condition from the spec, built once (NULL when none). */
     const char *cond;          /* user condition and must_exist combined */
@@ -138,9 +150,20 @@ typedef struct rjob {
     uint64_t mark_records, mark_offset; /* low-water mark, including resumed records */
     uint64_t rows_in, written, rejected, failed, superseded, missing, condfail;
     /* After a halt: the first row not started (record ordinal and line; 0 when none), the
-     * rows read but not started, and the rows that finished after that stop point. */
+     * rows read but not started, the rows past that stop point that were rejected or failed
+     * (not counted: a resume does them again), and those that were written (counted, and
+     * listed in `dset` so that a resume skips them). skipped: rows the resumed checkpoint
+     * listed as done past its mark (prior), not done again. */
     uint64_t stop_record, stop_line;
-    uint64_t not_started, after_stop;
+    uint64_t not_started, after_stop, done_past_mark, skipped;
+    /* Rows past the stop point already written (and rows of `prior` seen past it): sorted
+     * inclusive ranges of record ordinals; done_open: the last row seen past the stop point
+     * is in the last range. seen_index: the ordinal of the last row committed or looked at. */
+    uint64_t (*dset)[2];
+    size_t ndset, capdset;
+    bool done_open;
+    bool done_lost;            /* out of memory for `dset`: no checkpoint any more */
+    uint64_t seen_index;
     dx_err io_err;
 
     /* Everything else that several threads touch (mu). */

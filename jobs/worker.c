@@ -38,8 +38,12 @@
  * rate limiter end as ROW_NOT_STARTED: no line, no count -- the commit stops
  * at the first of them and a resume applies them (runner.c, Shutdown).
  *
+ * Resuming. A row the checkpoint lists as already written past its mark
+ * (job->prior) is not mapped or sent: it ends as ROW_SKIPPED at once.
+ *
  * Must never: finalise a row twice or not at all, send a row after the job
- * halted (it ends as not started instead), or block on the chunk queue while
+ * halted (it ends as not started instead), send a row an earlier run wrote
+ * past its mark, or block on the chunk queue while
  * its engine has requests pending.
  */
 #include <inttypes.h>
@@ -48,6 +52,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "runner_internal.h"
 #include "verify.h"
 
@@ -223,10 +228,13 @@ static void row_final(rworker *w, rrow *r, row_state st, const char *field, cons
     case ROW_NOT_STARTED:
         ch->not_started++;
         break;
+    case ROW_SKIPPED:
+        ch->skipped++;
+        break;
     case ROW_PENDING:
         break;
     }
-    if (st != ROW_NOT_STARTED) {
+    if (st != ROW_NOT_STARTED && st != ROW_SKIPPED) {
         if (r->superseded) ch->superseded++;
         if (r->created || r->missing) ch->missing++;
         if (r->condfail) ch->condfail++;
@@ -1147,8 +1155,21 @@ static rrow *take_row(rworker *w) {
 }
 
 /*
+ * --resume: a row the checkpoint lists as written past its mark by an earlier
+ * run is not done again (ROW_SKIPPED, final at once). true when r was skipped.
+ */
+static bool skip_done(rworker *w, rrow *r) {
+    rjob *job = w->job;
+    if (!job->nprior || !dxj_checkpoint_done_has(job->prior, job->nprior, r->rec->index))
+        return false;
+    row_final(w, r, ROW_SKIPPED, NULL, NULL);
+    return true;
+}
+
+/*
  * The job halted: every row not sent yet -- the batch being filled, the rest
- * of the current chunk, the chunks still queued -- ends as not started.
+ * of the current chunk, the chunks still queued -- ends as not started (or
+ * skipped, when an earlier run did it).
  */
 static void leave_unsent(rworker *w) {
     if (w->batch) {
@@ -1158,7 +1179,10 @@ static void leave_unsent(rworker *w) {
         slot_put(w, b);
     }
     for (;;) {
-        while (w->cur) row_final(w, take_row(w), ROW_NOT_STARTED, NULL, NULL);
+        while (w->cur) {
+            rrow *r = take_row(w);
+            if (!skip_done(w, r)) row_final(w, r, ROW_NOT_STARTED, NULL, NULL);
+        }
         rchunk *ch = dxj_queue_try_pop(w->job->chunks);
         if (!ch) break;
         start_chunk(w, ch);
@@ -1197,6 +1221,15 @@ static fill_res fill(rworker *w, uint64_t *wait_ns) {
             }
             start_chunk(w, ch);
             continue;
+        }
+        if (job->nprior) {
+            /* Rows an earlier run wrote cost no request: not charged to the rate limiter. */
+            rchunk *ch = w->cur;
+            rrow *r = &ch->rows[ch->next];
+            if (dxj_checkpoint_done_has(job->prior, job->nprior, r->rec->index)) {
+                skip_done(w, take_row(w));
+                continue;
+            }
         }
         uint64_t wait = rj_rate_wait(job);
         if (wait) {

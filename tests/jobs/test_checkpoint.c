@@ -140,7 +140,19 @@ static void test_broken_files(void **state) {
         const char *from, *to, *expect;
     } cases[] = {
         {"\"records\"", "\"recordz\"", "'records' is missing"},
-        {"\"version\": 1", "\"version\": 2", "version 2"},
+        {"\"version\": 1", "\"version\": 3", "version 3"},
+        {"\"version\": 1", "\"version\": 0", "version 0"},
+        {"\"failures_size\": 512,", "\"failures_size\": 512, \"done_after_mark\": [[5, 3]],",
+         "not sorted"},
+        {"\"failures_size\": 512,",
+         "\"failures_size\": 512, \"done_after_mark\": [[5, 9], [9, 12]],", "not sorted"},
+        {"\"failures_size\": 512,", "\"failures_size\": 512, \"done_after_mark\": [[5]],",
+         "pairs"},
+        {"\"failures_size\": 512,", "\"failures_size\": 512, \"done_after_mark\": [5, 6],",
+         "not a valid dynox checkpoint"},
+        /* sample() has records = UINT64_MAX: no ordinal is after that mark */
+        {"\"failures_size\": 512,", "\"failures_size\": 512, \"done_after_mark\": [[5, 6]],",
+         "not after the mark"},
         {"\"offset\": 99", "\"offset\": -1", "not a valid dynox checkpoint"},
         {"\"offset\": 99", "\"offset\": 1.5", "not a non-negative integer"},
         {"\"op\": \"update_by_key\"", "\"op\": 7", "not a valid dynox checkpoint"},
@@ -173,6 +185,66 @@ static void test_broken_files(void **state) {
     dx_result_clear(&r);
     assert_int_equal(dxj_checkpoint_read(f->path, &cp, &r), DX_OK);
     assert_int_equal(cp.written, 990);
+    dx_buf_free(&b);
+}
+
+/*
+ * The rows done past the mark round-trip as ranges (version 2); a checkpoint
+ * without them -- what dynox wrote before they existed -- says version 1 and
+ * still loads, with an empty set.
+ */
+static void test_done_after_mark(void **state) {
+    fx *f = *state;
+    dxj_checkpoint cp = sample(), back;
+    cp.records = 4000;
+    uint64_t ranges[3][2] = {{4003, 4003}, {4010, 4999}, {5002, 6100}};
+    cp.done = ranges;
+    cp.ndone = 3;
+    dx_result r;
+    dx_result_clear(&r);
+    dx_buf b = {0};
+    assert_int_equal(dxj_checkpoint_json(&cp, &b), DX_OK);
+    assert_non_null(strstr(b.ptr, "\"version\": 2,"));
+    assert_non_null(
+        strstr(b.ptr, "\"done_after_mark\": [[4003, 4003], [4010, 4999], [5002, 6100]],\n"));
+    dx_buf_free(&b);
+    assert_int_equal(dxj_checkpoint_write(f->path, &cp, &r), DX_OK);
+    assert_int_equal(dxj_checkpoint_read(f->path, &back, &r), DX_OK);
+    assert_int_equal(back.ndone, 3);
+    assert_memory_equal(back.done, ranges, sizeof ranges);
+    assert_int_equal(back.records, 4000);
+    assert_false(dxj_checkpoint_done_has(back.done, back.ndone, 4002));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 4003));
+    assert_false(dxj_checkpoint_done_has(back.done, back.ndone, 4004));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 4010));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 4500));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 4999));
+    assert_false(dxj_checkpoint_done_has(back.done, back.ndone, 5001));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 6100));
+    assert_false(dxj_checkpoint_done_has(back.done, back.ndone, 6101));
+    dxj_checkpoint_free(&back);
+    assert_null(back.done);
+
+    /* A checkpoint as dynox wrote it before the set existed. */
+    static const char old[] =
+        "{\n  \"version\": 1,\n  \"input\": \"in.jsonl\",\n  \"op\": \"put\",\n"
+        "  \"input_bytes\": 10,\n  \"shard_index\": 0,\n  \"shard_count\": 0,\n"
+        "  \"records\": 7,\n  \"offset\": 70,\n  \"rows_in\": 7,\n  \"written\": 7,\n"
+        "  \"rejected\": 0,\n  \"failed\": 0,\n  \"superseded\": 0,\n  \"missing\": 0,\n"
+        "  \"conditional_failed\": 0,\n  \"rejects_size\": 0,\n  \"failures_size\": 0,\n"
+        "  \"updated_at\": \"2026-11-25T12:00:00.000Z\"\n}\n";
+    FILE *o = fopen(f->path, "wb");
+    fputs(old, o);
+    fclose(o);
+    assert_int_equal(dxj_checkpoint_read(f->path, &back, &r), DX_OK);
+    assert_int_equal(back.records, 7);
+    assert_int_equal(back.ndone, 0);
+    assert_null(back.done);
+    /* and one without a set is written the same way, as version 1 */
+    b = (dx_buf){0};
+    assert_int_equal(dxj_checkpoint_json(&back, &b), DX_OK);
+    assert_non_null(strstr(b.ptr, "\"version\": 1,"));
+    assert_null(strstr(b.ptr, "done_after_mark"));
     dx_buf_free(&b);
 }
 
@@ -230,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_json_shape),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_done_after_mark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure_keeps_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_sync, setup, teardown),
         cmocka_unit_test(test_iso8601),

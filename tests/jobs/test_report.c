@@ -129,6 +129,12 @@ static dxj_report sample_report(void) {
     rep.rejected = 2;
     rep.failed = 1;
     rep.superseded = 1;
+    rep.not_started = 40;
+    rep.after_stop = 3;
+    rep.done_past_mark = 4; /* in written */
+    rep.skipped_done = 6;
+    rep.stopped_at_record = 107;
+    rep.stopped_at_line = 108;
     rep.accounting_ok = true;
     rep.total_rows_in = 110;
     rep.total_written = 107;
@@ -172,7 +178,7 @@ static void test_report_json(void **state) {
     static const char *const keys[] = {
         "status", "error", "op", "backend", "dry_run", "rows_in", "written", "rejected",
         "failed", "superseded", "missing", "conditional_failed", "not_started", "after_stop",
-        "stopped_at_record", "stopped_at_line", "accounting_ok",
+        "done_past_mark", "skipped_done", "stopped_at_record", "stopped_at_line", "accounting_ok",
         "total_rows_in", "total_written", "total_rejected", "total_failed", "resumed_from",
         "requests", "retries", "throttles", "errors", "rcu", "wcu", "latency", "hot_keys",
         "verified", "mismatched", "mismatches", "pitr", "duration_s", "rows_per_s",
@@ -193,6 +199,12 @@ static void test_report_json(void **state) {
     assert_true(dx_str_eq((dx_str){x->u.s, x->n}, "1.2") || dx_str_eq((dx_str){x->u.s, x->n}, "1.3"));
     assert_non_null(x = dx_map_get(&v, "resumed_from"));
     assert_true(dx_str_eq((dx_str){x->u.s, x->n}, "100"));
+    assert_non_null(x = dx_map_get(&v, "after_stop"));
+    assert_true(dx_str_eq((dx_str){x->u.s, x->n}, "3"));
+    assert_non_null(x = dx_map_get(&v, "done_past_mark"));
+    assert_true(dx_str_eq((dx_str){x->u.s, x->n}, "4"));
+    assert_non_null(x = dx_map_get(&v, "skipped_done"));
+    assert_true(dx_str_eq((dx_str){x->u.s, x->n}, "6"));
     assert_non_null(x = dx_map_get(&v, "latency"));
     assert_int_equal(x->n, 5);
     assert_string_equal(x->u.members[1].name, "p50_ms");

@@ -1005,10 +1005,13 @@ static void test_stop_mid_run(void **state) {
     assert_true(rep.written + rep.after_stop >= 1000); /* the rows final at the stop */
     assert_true(rep.not_started > 0); /* the read-ahead was not sent */
     assert_int_equal(rep.rows_in, rep.written + rep.rejected + rep.failed);
-    assert_int_equal(rep.rejected, rep.rows_in / 97); /* only the rows before the stop point */
+    /* Rows past the stop point that were written are counted (done_past_mark); the rest not. */
+    uint64_t before = rep.rows_in - rep.done_past_mark;
+    assert_true(rep.done_past_mark <= rep.written);
+    assert_int_equal(rep.rejected, before / 97); /* only the rows before the stop point */
     assert_int_equal(count_lines(s.rejects), rep.rejected);
-    assert_int_equal(rep.stopped_at_record, rep.rows_in + 1); /* the first row not started */
-    assert_int_equal(rep.stopped_at_line, rep.rows_in + 1);
+    assert_int_equal(rep.stopped_at_record, before + 1); /* the first row not started */
+    assert_int_equal(rep.stopped_at_line, before + 1);
     assert_int_equal(count_lines(s.failures), rep.failed);
     char *text = read_file(s.failures);
     assert_true(!text || !strstr(text, "not sent"));
@@ -1020,6 +1023,13 @@ static void test_stop_mid_run(void **state) {
     assert_int_equal(cp.written, rep.written);
     assert_int_equal(cp.failed, rep.failed);
     assert_string_equal(cp.op, "put");
+    uint64_t listed = 0;
+    for (size_t i = 0; i < cp.ndone; i++) {
+        assert_true(cp.done[i][0] > rep.stopped_at_record);
+        listed += cp.done[i][1] - cp.done[i][0] + 1;
+    }
+    assert_int_equal(listed, rep.done_past_mark);
+    dxj_checkpoint_free(&cp);
 
     /* --resume: every input row ends in the table, each counted once over both runs. */
     s.rate = 0;
@@ -1034,7 +1044,8 @@ static void test_stop_mid_run(void **state) {
     assert_int_equal(rep2.after_stop, 0);
     assert_int_equal(rep2.stopped_at_record, 0);
     assert_int_equal(rep2.resumed_from, cp.records);
-    assert_int_equal(rep2.rows_in, 30000 - cp.records);
+    assert_int_equal(rep2.skipped_done, rep.done_past_mark);
+    assert_int_equal(rep2.rows_in, 30000 - cp.records - rep.done_past_mark);
     assert_int_equal(rep2.total_rows_in, 30000);
     assert_int_equal(rep2.total_written, 30000 - bad);
     assert_int_equal(rep2.total_rejected, bad);
@@ -1091,7 +1102,7 @@ static void test_stop_cancels_waiting_calls(void **state) {
     assert_true(rep.stopped_at_record > 0);
     assert_int_equal(rep.failed, 0);
     assert_int_equal(rep.rows_in, rep.written);
-    assert_int_equal(rep.rows_in, rep.stopped_at_record - 1);
+    assert_int_equal(rep.rows_in - rep.done_past_mark, rep.stopped_at_record - 1);
     assert_int_equal(count_lines(s.failures), 0);
     dx_buf_free(&in);
     dxj_spec_free(&s);
@@ -1258,7 +1269,7 @@ static void test_fatal_truncated_input(void **state) {
     assert_non_null(strstr(rep.error, "input.jsonl.zst"));
     assert_true(rep.accounting_ok);
     /* Rows read before the input broke: done, or not started (the halt came at once). */
-    uint64_t read = rep.rows_in + rep.not_started + rep.after_stop;
+    uint64_t read = rep.rows_in + rep.not_started + rep.after_stop + rep.skipped_done;
     assert_true(read > 0 && read < 20000);
     assert_int_equal(rep.rows_in, rep.written + rep.failed);
     free(z);
@@ -1289,6 +1300,7 @@ static void stop_then_resume(fx *f, dxj_spec *s, dx_client *c, uint64_t at, dxj_
         assert_int_equal(dxj_checkpoint_read(s->checkpoint, &cp, &r), DX_OK);
         assert_int_equal(cp.rows_in, rep1->rows_in);
         assert_int_equal(cp.rejected, rep1->rejected);
+        dxj_checkpoint_free(&cp);
     }
     double rate = s->rate;
     s->rate = 0;
@@ -1299,6 +1311,8 @@ static void stop_then_resume(fx *f, dxj_spec *s, dx_client *c, uint64_t at, dxj_
     if (!rep2->accounting_ok) print_error("run 2: %s\n", rep2->error);
     assert_true(rep2->accounting_ok);
     assert_int_equal(rep2->status, DXJ_STATUS_COMPLETED);
+    /* the rows run 1 wrote past its stop point are skipped, not applied again */
+    assert_int_equal(rep2->skipped_done, rep1->done_past_mark);
     s->rate = rate;
     s->resume = false;
 }
@@ -1451,7 +1465,9 @@ static void test_rejects_write_error_mid_run(void **state) {
     assert_true(rep.accounting_ok);
     assert_int_equal(rep.rows_in, rep.written + rep.rejected + rep.failed);
     assert_true(rep.stopped_at_record > 0);
-    assert_int_equal(rep.rows_in + 1, rep.stopped_at_record); /* nothing past the failed chunk */
+    assert_true(rep.checkpoint_stale); /* no checkpoint after the write error */
+    /* nothing past the failed chunk but rows written anyway */
+    assert_int_equal(rep.rows_in - rep.done_past_mark + 1, rep.stopped_at_record);
     dxj_checkpoint cp;
     if (dxj_checkpoint_read(s.checkpoint, &cp, &r) != DX_OK) {
         print_message("no checkpoint before the write error (%.1f s, %llu rows)\n", rep.duration_s,
@@ -1466,6 +1482,7 @@ static void test_rejects_write_error_mid_run(void **state) {
         assert_int_equal(n, cp.rejected);
         for (size_t i = 0; i < n; i++) assert_row_int_equal(i, dynox_num(ln[i], "record"), bad[i]);
         assert_true(cp.records <= rep.rows_in);
+        dxj_checkpoint_free(&cp);
         free(ln);
         free(text);
         s.rate = 0;
@@ -1511,6 +1528,381 @@ static void test_stop_resume_limit_shard(void **state) {
         dx_client_free(c);
     }
     dx_buf_free(&in);
+}
+
+/* ---------------------------------------------------------------- rows done past the stop point */
+
+/* Seeds n items "<prefix><i>" with version 1. */
+static void seed_versioned(dx_client *c, const char *prefix, int n) {
+    create_users_table(c);
+    dx_arena a = {0};
+    for (int i = 1; i <= n; i++) {
+        char it[160];
+        snprintf(it, sizeof it,
+                 "{\"id\":{\"S\":\"%s%d\"},\"name\":{\"S\":\"n\"},\"version\":{\"N\":\"1\"}}",
+                 prefix, i);
+        dx_value item;
+        dx_result r;
+        dx_result_clear(&r);
+        assert_int_equal(dx_decode_item(&a, it, strlen(it), &item, &r), DX_OK);
+        dx_call call = {.req = {.op = DX_OP_PUT, .table = "users", .item = &item}};
+        assert_int_equal(dx_client_call(c, &call), DX_OK);
+        if (i % 1000 == 0) dx_arena_reset(&a);
+    }
+    dx_arena_release(&a);
+}
+
+/* Items "<prefix><i>", i in 1..n, whose version is not `want` (NULL: that exist). */
+static int versions_not(dx_client *c, const char *prefix, int n, const char *want) {
+    dx_arena a = {0};
+    int bad = 0;
+    for (int i = 1; i <= n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        const dx_value *it = get_item(c, id, &a);
+        if (want ? !attr_is(it, "version", want) : it != NULL) bad++;
+        if (i % 1000 == 0) dx_arena_reset(&a);
+    }
+    dx_arena_release(&a);
+    return bad;
+}
+
+/*
+ * get_delete (missing: skip), stopped mid-run and resumed: every row deleted
+ * an item that existed. Rows written after the stop point are counted and
+ * skipped by the resume, which would otherwise reject them as "item not found".
+ */
+static void test_stop_resume_get_delete(void **state) {
+    fx *f = *state;
+    const int N = 12000;
+    dx_buf in = {0};
+    for (int i = 1; i <= N; i++) dx_buf_printf(&in, "{\"id\":\"g%d\"}\n", i);
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_GET_DELETE, in.ptr);
+    s.rate = 3000;
+    s.checkpoint = path(f, "gd.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    seed_versioned(c, "g", N);
+    dxj_report r1, r2;
+    stop_then_resume(f, &s, c, 2500, &r1, &r2);
+    print_message("get_delete: run 1 rows_in %llu not_started %llu after_stop %llu done_past_mark "
+                  "%llu\n",
+                  (unsigned long long)r1.rows_in, (unsigned long long)r1.not_started,
+                  (unsigned long long)r1.after_stop, (unsigned long long)r1.done_past_mark);
+    assert_int_equal(r1.status, DXJ_STATUS_INTERRUPTED);
+    assert_int_equal(r2.total_rows_in, (uint64_t)N);
+    assert_int_equal(r2.total_rejected, 0); /* no item was missing */
+    assert_int_equal(r2.total_written, (uint64_t)N);
+    assert_int_equal(r1.missing + r2.missing, 0);
+    assert_int_equal(count_lines(s.rejects), 0);
+    assert_int_equal(table_count(c), 0);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+typedef struct hook_count {
+    atomic_int before, after;
+} hook_count;
+
+static dx_err counting_hook(dx_item *item, dx_hook_kind kind, void *ud, dx_result *r) {
+    (void)item;
+    (void)r;
+    hook_count *h = ud;
+    if (kind == DX_HOOK_BEFORE_UPDATE) atomic_fetch_add(&h->before, 1);
+    if (kind == DX_HOOK_AFTER_UPDATE) atomic_fetch_add(&h->after, 1);
+    return DX_OK;
+}
+
+/* get_update with version_attr: each row bumps its item's version once, its hooks run once. */
+static void test_stop_resume_get_update_version(void **state) {
+    fx *f = *state;
+    const int N = 12000;
+    dx_buf in = {0};
+    for (int i = 1; i <= N; i++) dx_buf_printf(&in, "{\"id\":\"v%d\",\"age\":%d}\n", i, i);
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_GET_UPDATE, in.ptr);
+    s.rate = 3000;
+    s.operation.version_attr = strdup("version");
+    s.checkpoint = path(f, "gu.checkpoint");
+    hook_count hc = {0};
+    assert_int_equal(dx_model_add_hook(s.model, DX_HOOK_BEFORE_UPDATE, counting_hook, &hc), DX_OK);
+    assert_int_equal(dx_model_add_hook(s.model, DX_HOOK_AFTER_UPDATE, counting_hook, &hc), DX_OK);
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    seed_versioned(c, "v", N);
+    dxj_report r1, r2;
+    stop_then_resume(f, &s, c, 2500, &r1, &r2);
+    int twice = versions_not(c, "v", N, "2");
+    print_message("get_update: done_past_mark %llu after_stop %llu, items not at version 2: %d, "
+                  "hooks %d/%d\n",
+                  (unsigned long long)r1.done_past_mark, (unsigned long long)r1.after_stop, twice,
+                  atomic_load(&hc.before), atomic_load(&hc.after));
+    assert_int_equal(r1.status, DXJ_STATUS_INTERRUPTED);
+    assert_int_equal(r2.total_rows_in, (uint64_t)N);
+    assert_int_equal(r2.total_written, (uint64_t)N);
+    assert_int_equal(twice, 0);
+    /* a before-hook may run for a row whose write then did not happen (not started) */
+    assert_true(atomic_load(&hc.before) >= N);
+    assert_int_equal(atomic_load(&hc.after), N);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+/* put with attribute_not_exists: a row written past the stop point is not put (and rejected) again. */
+static void test_stop_resume_conditional_put(void **state) {
+    fx *f = *state;
+    const int N = 12000;
+    dx_buf in = {0};
+    uint64_t bad[200];
+    size_t nbad = 0;
+    for (int i = 1; i <= N; i++) {
+        if (i % 83 == 0) {
+            dx_buf_printf(&in, "{\"id\":\"p%d\",\"age\":\"bad\"}\n", i);
+            bad[nbad++] = (uint64_t)i;
+        } else {
+            dx_buf_printf(&in, "{\"id\":\"p%d\",\"name\":\"n\"}\n", i);
+        }
+    }
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_PUT, in.ptr);
+    s.rate = 3000;
+    s.operation.condition = strdup("attribute_not_exists(id)");
+    s.checkpoint = path(f, "cp.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    create_users_table(c);
+    dxj_report r1, r2;
+    stop_then_resume(f, &s, c, 2500, &r1, &r2);
+    print_message("conditional put: done_past_mark %llu after_stop %llu\n",
+                  (unsigned long long)r1.done_past_mark, (unsigned long long)r1.after_stop);
+    assert_int_equal(r1.status, DXJ_STATUS_INTERRUPTED);
+    assert_int_equal(r2.total_rows_in, (uint64_t)N);
+    assert_int_equal(r2.total_written, (uint64_t)N - nbad);
+    assert_int_equal(r2.total_rejected, nbad); /* only the bad rows: no condition failed */
+    assert_int_equal(r1.conditional_failed + r2.conditional_failed, 0);
+    assert_reject_records(s.rejects, bad, nbad);
+    assert_int_equal(table_count(c), (uint64_t)N - nbad);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+/* Every ordinal of `a` from `from` on is in `b`. */
+static void assert_done_kept(const dxj_checkpoint *a, const dxj_checkpoint *b, uint64_t from) {
+    for (size_t i = 0; i < a->ndone; i++)
+        for (uint64_t x = a->done[i][0]; x <= a->done[i][1]; x++)
+            if (x >= from) assert_row_true(x, dxj_checkpoint_done_has(b->done, b->ndone, x));
+}
+
+static uint64_t done_rows(const dxj_checkpoint *cp) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < cp->ndone; i++) n += cp->done[i][1] - cp->done[i][0] + 1;
+    return n;
+}
+
+/*
+ * stop -> resume, stopped again -> resume: the second checkpoint carries the
+ * first one's rows done past the mark that are still after its own mark, with
+ * its own; get_update with versions shows any row applied twice.
+ */
+static void test_stop_resume_chain(void **state) {
+    fx *f = *state;
+    const int N = 15000;
+    dx_buf in = {0};
+    uint64_t bad[256];
+    size_t nbad = 0;
+    for (int i = 1; i <= N; i++) {
+        if (i % 71 == 0) {
+            dx_buf_printf(&in, "{\"id\":\"c%d\",\"age\":\"bad\"}\n", i);
+            bad[nbad++] = (uint64_t)i;
+        } else {
+            dx_buf_printf(&in, "{\"id\":\"c%d\",\"age\":%d}\n", i, i);
+        }
+    }
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_GET_UPDATE, in.ptr);
+    s.operation.version_attr = strdup("version");
+    s.checkpoint = path(f, "chain.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    seed_versioned(c, "c", N);
+    dx_result r;
+    dxj_report rep[4];
+    dxj_checkpoint cps[3];
+    uint64_t stops[3] = {2000, 2500, 0};
+    uint64_t rows = 0, skipped = 0, past = 0;
+    for (int run = 0; run < 3; run++) {
+        atomic_int stop = 0;
+        stop_ud su = {.stop = &stop, .at = stops[run]};
+        dxj_run_opts o = {.client = c, .log = log_cb, .ud = f};
+        if (stops[run]) {
+            o.stop = &stop;
+            o.progress = stop_progress;
+            o.progress_ms = 10;
+            o.ud = &su;
+            o.log = NULL;
+        }
+        s.rate = stops[run] ? 3000 : 0;
+        s.resume = run > 0;
+        dx_result_clear(&r);
+        assert_int_equal(dxj_run(&s, &o, &rep[run], &r), DX_OK);
+        if (!rep[run].accounting_ok) print_error("run %d: %s\n", run + 1, rep[run].error);
+        assert_true(rep[run].accounting_ok);
+        assert_int_equal(rep[run].status,
+                         stops[run] ? DXJ_STATUS_INTERRUPTED : DXJ_STATUS_COMPLETED);
+        assert_int_equal(count_lines(s.rejects), rep[run].total_rejected);
+        rows += rep[run].rows_in;
+        skipped += rep[run].skipped_done;
+        past += rep[run].done_past_mark;
+        assert_int_equal(dxj_checkpoint_read(s.checkpoint, &cps[run], &r), DX_OK);
+        print_message("chain run %d: rows_in %llu, skipped %llu, done past mark %llu, stop %llu, "
+                      "%zu ranges (%llu rows)\n",
+                      run + 1, (unsigned long long)rep[run].rows_in,
+                      (unsigned long long)rep[run].skipped_done,
+                      (unsigned long long)rep[run].done_past_mark,
+                      (unsigned long long)rep[run].stopped_at_record, cps[run].ndone,
+                      (unsigned long long)done_rows(&cps[run]));
+        if (run > 0) {
+            /* the earlier set, from this run's stop point on, is still listed */
+            uint64_t from = rep[run].stopped_at_record ? rep[run].stopped_at_record : UINT64_MAX;
+            assert_done_kept(&cps[run - 1], &cps[run], from);
+        }
+    }
+    assert_int_equal(cps[2].ndone, 0); /* finished: nothing past the mark */
+    assert_int_equal(rows, (uint64_t)N);
+    assert_int_equal(rep[2].total_rows_in, (uint64_t)N);
+    assert_int_equal(rep[2].total_written, (uint64_t)N - nbad);
+    assert_int_equal(rep[2].total_rejected, nbad);
+    /* the last run skips exactly the rows the checkpoint it resumed from listed */
+    assert_int_equal(rep[2].skipped_done, done_rows(&cps[1]));
+    assert_true(skipped >= past);
+    assert_reject_records(s.rejects, bad, nbad);
+    int wrong = 0;
+    {
+        dx_arena a = {0};
+        for (int i = 1; i <= N; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "c%d", i);
+            if (!attr_is(get_item(c, id, &a), "version", i % 71 == 0 ? "1" : "2")) wrong++;
+            if (i % 1000 == 0) dx_arena_reset(&a);
+        }
+        dx_arena_release(&a);
+    }
+    assert_int_equal(wrong, 0);
+    for (int i = 0; i < 3; i++) dxj_checkpoint_free(&cps[i]);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
+}
+
+/*
+ * The same, made deterministic with a checkpoint written by hand: rows 151..200
+ * and 301 were done past a mark at 100. A resume stopped at once keeps listing
+ * them (carried over, or skipped and listed again); the next resume skips them.
+ * And a checkpoint without the set -- as written before it existed -- resumes.
+ */
+static void test_resume_hand_checkpoint(void **state) {
+    fx *f = *state;
+    const int N = 30000;
+    dx_buf in = {0};
+    for (int i = 1; i <= N; i++) dx_buf_printf(&in, "{\"id\":\"h%d\",\"name\":\"n\"}\n", i);
+    dxj_spec s;
+    spec_init(&s, f, DXJ_OP_PUT, in.ptr);
+    s.checkpoint = path(f, "hand.checkpoint");
+    check_spec(&s);
+    dx_client *c = mem_client(false, 0);
+    create_users_table(c);
+    dx_result r;
+    dx_result_clear(&r);
+
+    /* A checkpoint as dynox wrote it before the set existed (version 1, no key). */
+    {
+        FILE *o = fopen(s.checkpoint, "wb");
+        fprintf(o,
+                "{\n  \"version\": 1,\n  \"input\": \"%s\",\n  \"op\": \"put\",\n"
+                "  \"input_bytes\": 0,\n  \"shard_index\": 0,\n  \"shard_count\": 0,\n"
+                "  \"records\": 29900,\n  \"offset\": 0,\n  \"rows_in\": 29900,\n  \"written\": 29900,\n"
+                "  \"rejected\": 0,\n  \"failed\": 0,\n  \"superseded\": 0,\n  \"missing\": 0,\n"
+                "  \"conditional_failed\": 0,\n  \"rejects_size\": 0,\n  \"failures_size\": 0,\n"
+                "  \"updated_at\": \"2026-11-25T12:00:00.000Z\"\n}\n",
+                s.input.path);
+        fclose(o);
+        s.resume = true;
+        dxj_report rep;
+        run_ok(f, &s, c, &rep);
+        assert_int_equal(rep.resumed_from, 29900);
+        assert_int_equal(rep.rows_in, 100);
+        assert_int_equal(rep.skipped_done, 0);
+        assert_int_equal(rep.total_rows_in, N);
+        assert_int_equal(table_count(c), 100);
+    }
+
+    dxj_checkpoint cp;
+    memset(&cp, 0, sizeof cp);
+    snprintf(cp.input, sizeof cp.input, "%s", s.input.path);
+    snprintf(cp.op, sizeof cp.op, "put");
+    cp.records = 100;
+    cp.rows_in = cp.written = 100 + 61;
+    uint64_t ranges[3][2] = {{151, 200}, {301, 301}, {25001, 25010}};
+    cp.done = ranges;
+    cp.ndone = 3;
+    snprintf(cp.updated_at, sizeof cp.updated_at, "2026-11-25T12:00:00.000Z");
+    assert_int_equal(dxj_checkpoint_write(s.checkpoint, &cp, &r), DX_OK);
+
+    /* Resumed and stopped at once: the set is still in the checkpoint. */
+    s.resume = true;
+    s.rate = 0.5;
+    atomic_int stop = 1;
+    dxj_run_opts o = {.stop = &stop, .client = c};
+    dxj_report r2, r3;
+    dx_result_clear(&r);
+    assert_int_equal(dxj_run(&s, &o, &r2, &r), DX_OK);
+    assert_true(r2.accounting_ok);
+    assert_int_equal(r2.status, DXJ_STATUS_INTERRUPTED);
+    dxj_checkpoint back;
+    assert_int_equal(dxj_checkpoint_read(s.checkpoint, &back, &r), DX_OK);
+    for (uint64_t x = 151; x <= 200; x++)
+        assert_row_true(x, x < back.records + 1 ||
+                               dxj_checkpoint_done_has(back.done, back.ndone, x));
+    assert_true(dxj_checkpoint_done_has(back.done, back.ndone, 301));
+    /* not read by the stopped run (the read-ahead is 12 chunks): carried over */
+    for (uint64_t x = 25001; x <= 25010; x++)
+        assert_row_true(x, dxj_checkpoint_done_has(back.done, back.ndone, x));
+    assert_int_equal(back.rows_in, 161 + r2.rows_in);
+    uint64_t listed = done_rows(&back);
+    dxj_checkpoint_free(&back);
+
+    /* The last resume does everything else, and none of those rows. */
+    s.rate = 0;
+    run_ok(f, &s, c, &r3);
+    assert_int_equal(r3.status, DXJ_STATUS_COMPLETED);
+    assert_int_equal(r3.skipped_done, listed); /* rows run 2 committed past are not listed */
+    assert_true(r2.skipped_done + r3.skipped_done >= 61);
+    assert_int_equal(r3.total_rows_in, N);
+    assert_int_equal(r3.total_written, N);
+    dx_arena a = {0};
+    int present = 0;
+    for (int i = 1; i <= 400; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "h%d", i);
+        bool done_before = i <= 100 || (i >= 151 && i <= 200) || i == 301;
+        if ((get_item(c, id, &a) != NULL) != !done_before) assert_row_true(i, false);
+        present += get_item(c, id, &a) != NULL;
+    }
+    assert_int_equal(present, 400 - 151);
+    for (int i = 25001; i <= 25010; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "h%d", i);
+        assert_row_true(i, get_item(c, id, &a) == NULL);
+    }
+    assert_non_null(get_item(c, "h25011", &a));
+    dx_arena_release(&a);
+    dx_buf_free(&in);
+    dxj_spec_free(&s);
+    dx_client_free(c);
 }
 
 static void test_bad_start(void **state) {
@@ -1940,6 +2332,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stop_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_resume_limit_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_write_error_mid_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_get_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_get_update_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_conditional_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_resume_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_hand_checkpoint, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
