@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "clitest.h"
 #include "dynox/ddb.h"
 #include "proc.h"
 #include "runner.h"
@@ -59,25 +60,6 @@ static char *path(const char *name) {
     char *p = malloc(strlen(dir) + strlen(name) + 2);
     sprintf(p, "%s/%s", dir, name);
     return p;
-}
-
-static void write_file(const char *p, const char *text) {
-    FILE *o = fopen(p, "wb");
-    assert_non_null(o);
-    fputs(text, o);
-    fclose(o);
-}
-
-static char *read_file(const char *p) {
-    FILE *i = fopen(p, "rb");
-    if (!i) return NULL;
-    dx_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, i)) > 0) dx_buf_append(&b, tmp, n);
-    fclose(i);
-    dx_buf_putc(&b, 0);
-    return b.ptr;
 }
 
 static void fresh_table(dx_client *c, const char *name, const char *hash) {
@@ -121,7 +103,7 @@ static void spec_init(dxj_spec *s, const char *table, dxj_op op, const char *inp
     s->model = model(table);
     s->input.path = path("input.jsonl");
     s->input.format = DXJ_FMT_JSONL;
-    if (input) write_file(s->input.path, input);
+    if (input) assert_int_equal(ct_write_text(s->input.path, input), 0);
     s->operation.op = op;
     s->rejects = path("rejects.jsonl");
     s->failures = path("failures.jsonl");
@@ -273,7 +255,7 @@ static void test_sigkill_resume(void **state) {
 
     /* Each reject once, in input order (lines the killed run wrote after its checkpoint
      * were cut off and written again). */
-    char *text = read_file(s.rejects);
+    char *text = ct_read_file(s.rejects, NULL);
     size_t lines = 0;
     long long last = 0;
     for (char *p = text; p && *p; lines++) {

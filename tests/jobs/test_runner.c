@@ -29,6 +29,7 @@
 
 #include "backend_internal.h"
 #include "checkpoint.h"
+#include "clitest.h"
 #include "runner.h"
 #include "testutil.h"
 
@@ -73,25 +74,6 @@ static char *path(fx *f, const char *name) {
     return p;
 }
 
-static void write_file(const char *p, const char *text) {
-    FILE *o = fopen(p, "wb");
-    assert_non_null(o);
-    fputs(text, o);
-    fclose(o);
-}
-
-static char *read_file(const char *p) {
-    FILE *i = fopen(p, "rb");
-    if (!i) return NULL;
-    dx_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, i)) > 0) dx_buf_append(&b, tmp, n);
-    fclose(i);
-    dx_buf_putc(&b, 0);
-    return b.ptr;
-}
-
 /* The lines of a file (NUL-terminated in place); *n set. */
 static char **lines_of(char *text, size_t *n) {
     size_t cap = 16, k = 0;
@@ -108,7 +90,7 @@ static char **lines_of(char *text, size_t *n) {
 }
 
 static size_t count_lines(const char *p) {
-    char *t = read_file(p);
+    char *t = ct_read_file(p, NULL);
     if (!t) return 0;
     size_t n = 0;
     for (char *c = t; *c; c++) n += *c == '\n';
@@ -150,7 +132,7 @@ static void spec_init(dxj_spec *s, fx *f, dxj_op op, const char *input_text) {
     s->model = users_model(0);
     s->input.path = path(f, "input.jsonl");
     s->input.format = DXJ_FMT_JSONL;
-    if (input_text) write_file(s->input.path, input_text);
+    if (input_text) assert_int_equal(ct_write_text(s->input.path, input_text), 0);
     s->operation.op = op;
     s->rejects = path(f, "rejects.jsonl");
     s->failures = path(f, "failures.jsonl");
@@ -299,7 +281,7 @@ static void test_put_accounting(void **state) {
     assert_null(get_item(c, "u2", &a));
 
     /* Rejects: in input order, with where and why. */
-    char *text = read_file(s.rejects);
+    char *text = ct_read_file(s.rejects, NULL);
     size_t n;
     char **ln = lines_of(text, &n);
     assert_int_equal(n, 4);
@@ -389,7 +371,7 @@ static void test_put_batch_isolation(void **state) {
     assert_int_equal(rep.rejected, 1);
     assert_int_equal(rep.failed, 0);
     assert_int_equal(table_count(c), 29);
-    char *text = read_file(s.rejects);
+    char *text = ct_read_file(s.rejects, NULL);
     size_t n;
     char **ln = lines_of(text, &n);
     assert_int_equal(n, 1);
@@ -471,7 +453,7 @@ static void test_throttle_failures_rerun(void **state) {
     assert_int_equal(rep.written, failed1);
     assert_int_equal(rep.rejected, 0);
     assert_int_equal(rep.failed, 0);
-    char *d2 = read_file(s.backend.dump);
+    char *d2 = ct_read_file(s.backend.dump, NULL);
     size_t n;
     char **ln = lines_of(d2, &n);
     assert_int_equal(n, 300); /* every row of the input is now in the table */
@@ -501,10 +483,10 @@ static void test_update_by_key(void **state) {
               "{\"id\":\"u3\",\"age\":21}\n");                      /* 5 */
     /* Seed in both forms: DynamoDB JSON and export lines. */
     s.backend.seed = path(f, "seed.jsonl");
-    write_file(s.backend.seed,
+    assert_int_equal(ct_write_text(s.backend.seed,
                "{\"id\":{\"S\":\"u1\"},\"name\":{\"S\":\"A\"},\"age\":{\"N\":\"10\"}}\n"
                "{\"Item\":{\"id\":{\"S\":\"u2\"},\"name\":{\"S\":\"B\"},\"note\":{\"S\":\"x\"}}}\n"
-               "{\"id\":{\"S\":\"u3\"},\"name\":{\"S\":\"C\"},\"age\":{\"N\":\"20\"}}\n");
+               "{\"id\":{\"S\":\"u3\"},\"name\":{\"S\":\"C\"},\"age\":{\"N\":\"20\"}}\n"), 0);
     s.backend.dump = path(f, "dump.jsonl");
     s.operation.must_exist = true;
     s.verify = 1.0;
@@ -513,7 +495,7 @@ static void test_update_by_key(void **state) {
     run_ok(f, &s, NULL, &rep);
     assert_int_equal(rep.rows_in, 5);
     if (rep.written != 3) {
-        char *t = read_file(s.rejects);
+        char *t = ct_read_file(s.rejects, NULL);
         print_error("rejects:\n%s\nlog:\n%s\n", t ? t : "", f->log.ptr ? f->log.ptr : "");
         free(t);
     }
@@ -522,7 +504,7 @@ static void test_update_by_key(void **state) {
     assert_int_equal(rep.conditional_failed, 1);
     assert_int_equal(rep.verified, 3);
     assert_int_equal(rep.mismatched, 0);
-    char *text = read_file(s.rejects);
+    char *text = ct_read_file(s.rejects, NULL);
     size_t n;
     char **ln = lines_of(text, &n);
     assert_int_equal(n, 2);
@@ -531,7 +513,7 @@ static void test_update_by_key(void **state) {
     assert_int_equal(dynox_num(ln[1], "record"), 4);
     free(ln);
     free(text);
-    char *dump = read_file(s.backend.dump);
+    char *dump = ct_read_file(s.backend.dump, NULL);
     ln = lines_of(dump, &n);
     assert_int_equal(n, 3); /* zz was not created */
     assert_string_equal(ln[0], "{\"age\":{\"N\":\"50\"},\"id\":{\"S\":\"u1\"},\"name\":{\"S\":\"A\"}}");
@@ -560,7 +542,7 @@ static void test_update_by_key(void **state) {
     dx_arena a = {0};
     assert_true(attr_is(get_item(c, "a", &a), "note", "young"));
     assert_true(attr_is(get_item(c, "b", &a), "note", NULL));
-    text = read_file(s.rejects);
+    text = ct_read_file(s.rejects, NULL);
     assert_non_null(strstr(text, "condition not met: #age < :max"));
     free(text);
     dx_arena_release(&a);
@@ -664,7 +646,7 @@ static void test_get_flows_missing(void **state) {
         assert_row_int_equal(i, rep.mismatched, 0);
         assert_row_int_equal(i, table_count(c), cases[i].count_after);
         if (cases[i].missing == DXJ_MISSING_SKIP) {
-            char *text = read_file(s.rejects);
+            char *text = ct_read_file(s.rejects, NULL);
             size_t n;
             char **ln = lines_of(text, &n);
             assert_row_int_equal(i, n, 2);
@@ -756,7 +738,7 @@ static void version_conflicts(fx *f, const char *condition) {
     assert_true(attr_is(get_item(c, "c3", &a), "version", "1")); /* absent -> 1 */
     assert_true(attr_is(get_item(c, "c5", &a), "version", "12")); /* only the other writer's */
     assert_true(attr_is(get_item(c, "c5", &a), "age", NULL));
-    char *text = read_file(s.failures);
+    char *text = ct_read_file(s.failures, NULL);
     assert_non_null(strstr(text, "version conflict"));
     assert_int_equal(dynox_num(text, "record"), 4);
     free(text);
@@ -819,7 +801,7 @@ static void test_version_with_unmet_condition(void **state) {
         assert_row_int_equal(i, rep.missing, create ? 1 : 0);
         assert_row_int_equal(i, rep.requests, 3 * rows); /* read, write, read: no retries */
         assert_row_int_equal(i, count_lines(s.failures), 0);
-        char *text = read_file(s.rejects);
+        char *text = ct_read_file(s.rejects, NULL);
         size_t n;
         char **ln = lines_of(text, &n);
         assert_row_int_equal(i, n, rows);
@@ -891,7 +873,7 @@ static void test_hooks_run_and_skipped(void **state) {
             assert_int_equal(atomic_load(&after.n), 2);
             assert_int_equal(atomic_load(&load.n), 3);
             assert_true(attr_is(get_item(c, "b", &a), "note", NULL));
-            char *text = read_file(s.rejects);
+            char *text = ct_read_file(s.rejects, NULL);
             assert_non_null(strstr(text, "b may not be saved"));
             free(text);
         } else {
@@ -1013,7 +995,7 @@ static void test_stop_mid_run(void **state) {
     assert_int_equal(rep.stopped_at_record, before + 1); /* the first row not started */
     assert_int_equal(rep.stopped_at_line, before + 1);
     assert_int_equal(count_lines(s.failures), rep.failed);
-    char *text = read_file(s.failures);
+    char *text = ct_read_file(s.failures, NULL);
     assert_true(!text || !strstr(text, "not sent"));
     free(text);
     dxj_checkpoint cp;
@@ -1052,7 +1034,7 @@ static void test_stop_mid_run(void **state) {
     assert_int_equal(rep2.total_failed, 0);
     assert_int_equal(table_count(c), 30000 - bad);
     /* Each reject once, in input order, across the two runs. */
-    text = read_file(s.rejects);
+    text = ct_read_file(s.rejects, NULL);
     size_t n;
     char **ln = lines_of(text, &n);
     assert_int_equal(n, bad);
@@ -1117,7 +1099,7 @@ typedef struct capture_ud {
 static void capture_progress(const dxj_progress *p, void *ud) {
     (void)p;
     capture_ud *u = ud;
-    if (!u->captured) u->captured = read_file(u->cp_path);
+    if (!u->captured) u->captured = ct_read_file(u->cp_path, NULL);
 }
 
 static void test_checkpoint_resume(void **state) {
@@ -1148,11 +1130,11 @@ static void test_checkpoint_resume(void **state) {
     assert_int_equal(rep1.rows_in, 6000);
     if (!cu.captured) print_error("run took %.3f s\n", rep1.duration_s);
     assert_non_null(cu.captured); /* a checkpoint was written while the job ran */
-    char *rejects_full = read_file(s.rejects);
+    char *rejects_full = ct_read_file(s.rejects, NULL);
 
     /* Pretend the process died right after that mid-run checkpoint: put it back, and add
      * a line the dead run appended after it (resume must cut it off). */
-    write_file(s.checkpoint, cu.captured);
+    assert_int_equal(ct_write_text(s.checkpoint, cu.captured), 0);
     dxj_checkpoint cp;
     assert_int_equal(dxj_checkpoint_read(s.checkpoint, &cp, &r), DX_OK);
     assert_true(cp.records > 0 && cp.records < 6000);
@@ -1174,7 +1156,7 @@ static void test_checkpoint_resume(void **state) {
     assert_int_equal(rep2.total_failed, 0);
     assert_int_equal(rep2.total_rows_in,
                      rep2.total_written + rep2.total_rejected + rep2.total_failed);
-    char *rejects_resumed = read_file(s.rejects);
+    char *rejects_resumed = ct_read_file(s.rejects, NULL);
     assert_string_equal(rejects_resumed, rejects_full); /* each reject once, in input order */
     assert_int_equal(table_count(c), good);
 
@@ -1319,7 +1301,7 @@ static void stop_then_resume(fx *f, dxj_spec *s, dx_client *c, uint64_t at, dxj_
 
 /* Rejects lines: `n` of them, with these record ordinals, in order. */
 static void assert_reject_records(const char *p, const uint64_t *want, size_t n) {
-    char *text = read_file(p);
+    char *text = ct_read_file(p, NULL);
     size_t k = 0;
     char **ln = lines_of(text, &k);
     assert_int_equal(k, n);
@@ -1474,7 +1456,7 @@ static void test_rejects_write_error_mid_run(void **state) {
                       (unsigned long long)rep.rows_in);
     } else {
         /* The checkpoint's rejects are the first lines of the file, each whole. */
-        char *text = read_file(s.rejects);
+        char *text = ct_read_file(s.rejects, NULL);
         assert_true(strlen(text) >= cp.rejects_size);
         text[cp.rejects_size] = 0;
         size_t n = 0;
@@ -1953,8 +1935,8 @@ static void test_memory_table_setup(void **state) {
     fx *f = *state;
     const char *input = "{\"id\":\"j1\",\"name\":\"J\"}\n";
     char *seed = path(f, "setup-seed.jsonl");
-    write_file(seed, "{\"id\":{\"S\":\"s1\"},\"name\":{\"S\":\"S1\"}}\n"
-                     "{\"Item\":{\"id\":{\"S\":\"s2\"},\"name\":{\"S\":\"S2\"}}}\n");
+    assert_int_equal(ct_write_text(seed, "{\"id\":{\"S\":\"s1\"},\"name\":{\"S\":\"S1\"}}\n"
+                     "{\"Item\":{\"id\":{\"S\":\"s2\"},\"name\":{\"S\":\"S2\"}}}\n"), 0);
     static const struct {
         bool no_create, seed, client, table; /* table: the client has it before the job */
         dx_err err;
@@ -2114,7 +2096,7 @@ static void test_hot_keys(void **state) {
     assert_string_equal(rep.hot_keys[0].key, "{\"id\":\"hot\"}");
     assert_string_equal(rep.hot_keys[0].reason, "TableWriteKeyRangeThroughputExceeded");
     assert_int_equal(rep.hot_keys[0].throttles, 6);
-    char *text = read_file(s.failures);
+    char *text = ct_read_file(s.failures, NULL);
     assert_non_null(strstr(text, "ThrottlingException"));
     free(text);
     dxj_spec_free(&s);
@@ -2130,13 +2112,13 @@ static void test_csv_limit_shards(void **state) {
     free(s.input.path);
     s.input.path = path(f, "input.csv");
     s.input.format = DXJ_FMT_CSV;
-    write_file(s.input.path, "id,name,age\n"
+    assert_int_equal(ct_write_text(s.input.path, "id,name,age\n"
                              "c1,Ann,30\n"
                              "c2,Bob,old\n"           /* record 2, line 3: bad number */
                              "c3,\"Quoted, name\",7\n"
                              "c4,Dee\n"               /* wrong number of fields */
                              "c5,Eve,50\n"
-                             "c6,Fay,60\n");
+                             "c6,Fay,60\n"), 0);
     check_spec(&s);
     dxj_report rep;
     dx_client *c = mem_client(false, 0);
@@ -2144,7 +2126,7 @@ static void test_csv_limit_shards(void **state) {
     assert_int_equal(rep.rows_in, 6);
     assert_int_equal(rep.written, 4);
     assert_int_equal(rep.rejected, 2);
-    char *text = read_file(s.rejects);
+    char *text = ct_read_file(s.rejects, NULL);
     size_t n;
     char **ln = lines_of(text, &n);
     assert_int_equal(n, 2);
@@ -2248,7 +2230,7 @@ static void test_plugin(void **state) {
         skip();
     }
     char *src = path(f, "plugin.c"), *so = path(f, "plugin.so");
-    write_file(src, plugin_src);
+    assert_int_equal(ct_write_text(src, plugin_src), 0);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cc -shared -fPIC -Ilib/include -o %s %s 2>&1", so, src);
     if (system(cmd) != 0) {

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clitest.h"
 #include "dynox/error.h"
 #include "dynox/sigv4.h"
 #include "dynox/util.h"
@@ -47,19 +48,6 @@
 #define EXPECTED_DDB_VECTORS 2
 
 /* ------------------------------------------------------------ file helpers */
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    dx_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) assert_true(dx_buf_append(&b, tmp, n));
-    fclose(f);
-    if (!b.ptr) assert_true(dx_buf_append(&b, "", 0));
-    if (len) *len = b.len;
-    return b.ptr;
-}
 
 static const char *data_root(void) {
     static char root[512];
@@ -232,7 +220,7 @@ static void load_context(const vector *v, context *c) {
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/context.json", v->dir);
-    char *txt = read_file(path, NULL);
+    char *txt = ct_read_file(path, NULL);
     assert_non_null(txt);
     cJSON *o = cJSON_Parse(txt);
     assert_non_null(o);
@@ -266,7 +254,7 @@ static bool name_is(dx_str n, const char *s) {
 static char *read_expected(const vector *v, const char *ext) {
     char path[1300];
     snprintf(path, sizeof path, "%s/%s.%s", v->dir, v->name, ext);
-    char *s = read_file(path, NULL);
+    char *s = ct_read_file(path, NULL);
     if (!s) fprintf(stderr, "vector %s: cannot read %s\n", v->name, path);
     assert_non_null(s);
     return s;
@@ -289,7 +277,7 @@ static void run_vector(void **state) {
     size_t len;
     char path[1300];
     snprintf(path, sizeof path, "%s/%s.req", v->dir, v->name);
-    char *text = read_file(path, &len);
+    char *text = ct_read_file(path, &len);
     assert_non_null(text);
     parsed_req p;
     parse_req(text, len, &p);

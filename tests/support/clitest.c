@@ -70,6 +70,10 @@ int ct_write_file(const char *path, const char *text, size_t len) {
     return (fclose(f) == 0 && w == len) ? 0 : -1;
 }
 
+int ct_write_text(const char *path, const char *text) {
+    return ct_write_file(path, text, strlen(text));
+}
+
 static int mkdirs(const char *path) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);

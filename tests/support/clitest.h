@@ -49,6 +49,8 @@ void ct_result_free(ct_result *res);
 /* The whole file, NUL-terminated (NULL when it cannot be read); *len may be NULL. */
 char *ct_read_file(const char *path, size_t *len);
 int ct_write_file(const char *path, const char *text, size_t len);
+/* ct_write_file of a NUL-terminated text. 0 or -1. */
+int ct_write_text(const char *path, const char *text);
 
 /* A fresh directory build/$BUILD/tests/cmd/<prefix>-XXXXXX; path in out. 0 or -1. */
 int ct_tmpdir(const char *prefix, char *out, size_t n);
