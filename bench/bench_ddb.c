@@ -113,24 +113,6 @@ static double cpu_seconds(void) {
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* dynalite answers CreateTable with CREATING and flips to ACTIVE a moment later. */
-static int wait_active(dx_client *c, const char *name) {
-    for (int i = 0; i < 500; i++) {
-        dx_arena a = {0};
-        dx_table_desc d;
-        dx_result r;
-        dx_result_clear(&r);
-        int active = dx_describe_table(c, name, &a, &d, &r) == DX_OK && d.status &&
-                     strcmp(d.status, "ACTIVE") == 0;
-        dx_arena_release(&a);
-        if (active) return 0;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    fprintf(stderr, "table %s did not become ACTIVE\n", name);
-    return -1;
-}
-
 typedef struct slot {
     dx_call call;
     dx_arena arena;
@@ -220,7 +202,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_ddb: create table: %s\n", r.message);
         goto out;
     }
-    if (wait_active(c, table) != 0) goto drop;
+    /* dynalite answers CreateTable with CREATING and flips to ACTIVE a moment later. */
+    if (dx_wait_table_active(c, table, 5000, NULL, NULL, &r) != DX_OK) {
+        fprintf(stderr, "bench_ddb: %s\n", r.message);
+        goto drop;
+    }
     /* Items of ~100 bytes. */
     dx_rng_seed(&R.rng, 12345);
     for (int i = 0; i < NITEMS; i += 25) {

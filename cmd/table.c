@@ -73,11 +73,6 @@ static int describe(const cli_config *cfg, dx_client *c, const char *table) {
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FATAL;
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int create(const cli_config *cfg, dx_client *c, const dx_model *m) {
     dx_table_def def;
     dx_model_table_def(m, &def);
@@ -91,21 +86,14 @@ static int create(const cli_config *cfg, dx_client *c, const dx_model *m) {
         return CLI_EXIT_FATAL;
     }
     /* A job right after this needs the table ACTIVE: wait (up to 5 minutes). */
-    for (int i = 0; i < 600; i++) {
-        dx_arena a = {0};
-        dx_table_desc d;
-        dx_result_clear(&r);
-        e = dx_describe_table(c, def.name, &a, &d, &r);
-        bool active = !e && d.status && strcmp(d.status, "ACTIVE") == 0;
-        dx_arena_release(&a);
-        if (e) {
-            cli_err_result(cfg, "created, but describing it failed", e, &r);
-            return CLI_EXIT_FATAL;
-        }
-        if (active) break;
-        if (i == 0)
-            cli_note(cfg, "dynox table create: waiting for table %s to become ACTIVE", def.name);
-        sleep_ms(500);
+    e = dx_wait_table_active(c, def.name, 0, NULL, NULL, &r);
+    if (e == DX_ERR_TIMEOUT) {
+        cli_note(cfg, "dynox table create: waiting for table %s to become ACTIVE", def.name);
+        e = dx_wait_table_active(c, def.name, 300000, NULL, NULL, &r);
+    }
+    if (e) {
+        cli_err_result(cfg, "created, but it did not become ACTIVE", e, &r);
+        return CLI_EXIT_FATAL;
     }
     if (!cfg->quiet)
         fprintf(stderr, "dynox table create: created table %s (%s)\n", def.name,

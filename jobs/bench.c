@@ -885,29 +885,6 @@ static dx_err open_client(const dxj_bench_opts *o, uint32_t max_inflight, dx_cli
     return e;
 }
 
-/* Waits until the table is ACTIVE (tables are created asynchronously by DynamoDB). */
-static dx_err wait_active(bench *b, dx_table_desc *desc, dx_result *r) {
-    dx_arena a = {0};
-    dx_err e = DX_OK;
-    for (int i = 0; i < 600; i++) {
-        dx_arena_reset(&a);
-        dx_result_clear(r);
-        e = dx_describe_table(b->c, b->table, &a, desc, r);
-        if (e == DX_OK && desc->status && strcmp(desc->status, "ACTIVE") == 0) break;
-        if (e != DX_OK && e != DX_ERR_RESOURCE_NOT_FOUND) break;
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, NULL);
-    }
-    if (e == DX_OK && (!desc->status || strcmp(desc->status, "ACTIVE") != 0))
-        e = dx_fail(r, DX_ERR_TIMEOUT, NULL, "table %s did not become ACTIVE within 2 minutes",
-                    b->table);
-    /* Strings of desc are not used after this point. */
-    desc->name = desc->status = NULL;
-    desc->key.hash = desc->key.range = NULL;
-    dx_arena_release(&a);
-    return e;
-}
-
 static dx_err table_has_data(bench *b, bool *has, dx_result *r) {
     dx_arena a = {0};
     dx_call call;
@@ -942,7 +919,7 @@ static dx_err setup_table(bench *b, dxj_bench_result *res, dx_result *r) {
         dx_result_clear(r);
         if ((e = dx_create_table(b->c, &def, r)) != DX_OK) return e;
         res->table_created = true;
-        if ((e = wait_active(b, &desc, r)) != DX_OK) return e;
+        if ((e = dx_wait_table_active(b->c, b->table, 120000, NULL, &desc, r)) != DX_OK) return e;
     } else if (e != DX_OK) {
         return e;
     } else {

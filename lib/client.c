@@ -1007,6 +1007,41 @@ dx_err dx_describe_table(dx_client *c, const char *table, dx_arena *a, dx_table_
     return err;
 }
 
+dx_err dx_wait_table_active(dx_client *c, const char *table, uint32_t timeout_ms, dx_arena *a,
+                            dx_table_desc *out, dx_result *r) {
+    dx_arena own = {0};
+    dx_table_desc d;
+    dx_result tmp;
+    if (!r) r = &tmp;
+    if (!a) a = &own;
+    if (!out) out = &d;
+    uint64_t deadline = dx_now_ms() + timeout_ms;
+    long wait_ms = 10;
+    dx_err e;
+    for (;;) {
+        dx_arena_reset(a);
+        dx_result_clear(r);
+        memset(out, 0, sizeof *out);
+        e = dx_describe_table(c, table, a, out, r);
+        if (e == DX_OK && out->status && strcmp(out->status, "ACTIVE") == 0) break;
+        if (e != DX_OK && e != DX_ERR_RESOURCE_NOT_FOUND) break;
+        if (dx_now_ms() >= deadline) {
+            e = dx_fail(r, DX_ERR_TIMEOUT, NULL, "table %s did not become ACTIVE within %.1f s",
+                        table, timeout_ms / 1000.0);
+            break;
+        }
+        struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (wait_ms < 200) wait_ms = wait_ms * 2 > 200 ? 200 : wait_ms * 2;
+    }
+    if (a == &own) { /* its strings go with own: keep the figures only */
+        out->name = out->status = NULL;
+        out->key.hash = out->key.range = NULL;
+    }
+    dx_arena_release(&own);
+    return e;
+}
+
 dx_err dx_delete_table(dx_client *c, const char *table, dx_result *r) {
     dx_call call = {.req = {.op = DX_OP_DELETE_TABLE, .table = table}};
     dx_err err = dx_client_call(c, &call);

@@ -81,24 +81,6 @@ static dx_client *client_for(const char *url, uint32_t attempts) {
     return c;
 }
 
-/* dynalite answers CreateTable with CREATING and flips to ACTIVE a moment later. */
-static int wait_active(dx_client *c, const char *name) {
-    for (int i = 0; i < 500; i++) {
-        dx_arena a = {0};
-        dx_table_desc d;
-        dx_result r;
-        dx_result_clear(&r);
-        int active = dx_describe_table(c, name, &a, &d, &r) == DX_OK && d.status &&
-                     strcmp(d.status, "ACTIVE") == 0;
-        dx_arena_release(&a);
-        if (active) return 0;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    fprintf(stderr, "table %s did not become ACTIVE\n", name);
-    return -1;
-}
-
 static int make_table(const char *name) {
     dx_table_def def = {name, {"id", DX_T_S, NULL, DX_T_NONE}, 0, 0};
     dx_result r;
@@ -107,7 +89,12 @@ static int make_table(const char *name) {
         fprintf(stderr, "create table %s: %s\n", name, r.message);
         return -1;
     }
-    return wait_active(F.direct, name);
+    /* dynalite answers CreateTable with CREATING and flips to ACTIVE a moment later. */
+    if (dx_wait_table_active(F.direct, name, 5000, NULL, NULL, &r) != DX_OK) {
+        fprintf(stderr, "%s\n", r.message);
+        return -1;
+    }
+    return 0;
 }
 
 static int setup(void **state) {

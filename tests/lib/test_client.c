@@ -285,6 +285,34 @@ static void test_expired_token_retried_once(void **state) {
     }
 }
 
+/* dx_wait_table_active: ACTIVE at once, a missing table waited for until the timeout. */
+static void test_wait_table_active(void **state) {
+    (void)state;
+    dx_client *c = NULL;
+    assert_int_equal(dx_mem_client_new(NULL, NULL, &c), DX_OK);
+    dx_table_def def = {.name = "waited", .key = {"id", DX_T_S, NULL, DX_T_NONE}, .wcu = 7, .rcu = 3};
+    dx_result r;
+    assert_int_equal(dx_create_table(c, &def, &r), DX_OK);
+    dx_arena a = {0};
+    dx_table_desc d;
+    assert_int_equal(dx_wait_table_active(c, "waited", 1000, &a, &d, &r), DX_OK);
+    assert_string_equal(d.status, "ACTIVE");
+    assert_string_equal(d.name, "waited");
+    assert_true(d.wcu == 7 && d.rcu == 3);
+    /* Without an arena the figures stay and the strings are dropped. */
+    assert_int_equal(dx_wait_table_active(c, "waited", 1000, NULL, &d, &r), DX_OK);
+    assert_null(d.status);
+    assert_true(d.wcu == 7);
+    uint64_t t0 = dx_now_ms();
+    assert_int_equal(dx_wait_table_active(c, "nosuch", 100, NULL, NULL, &r), DX_ERR_TIMEOUT);
+    assert_true(dx_now_ms() - t0 >= 100);
+    assert_non_null(strstr(r.message, "table nosuch did not become ACTIVE within 0.1 s"));
+    /* Other errors return at once. */
+    assert_int_equal(dx_wait_table_active(c, "x", 100000, NULL, NULL, &r), DX_ERR_VALIDATION);
+    dx_arena_release(&a);
+    dx_client_free(c);
+}
+
 static void test_non_retryable_returns_at_once(void **state) {
     (void)state;
     static const dx_err kinds[] = {DX_ERR_VALIDATION, DX_ERR_CONDITIONAL, DX_ERR_RESOURCE_NOT_FOUND,
@@ -714,6 +742,7 @@ int main(void) {
         cmocka_unit_test(test_retry_then_success),
         cmocka_unit_test(test_non_retryable_returns_at_once),
         cmocka_unit_test(test_expired_token_retried_once),
+        cmocka_unit_test(test_wait_table_active),
         cmocka_unit_test(test_retries_exhausted),
         cmocka_unit_test(test_batch_redrive_completes),
         cmocka_unit_test(test_batch_hands_back_leftovers),

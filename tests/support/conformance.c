@@ -162,19 +162,11 @@ static const char *make_table_cap(const char *tag, const char *hash, dx_type ht,
         print_error("create table %s: %s [%s] %s\n", copy, dx_err_name(r.err), r.type, r.message);
         fail();
     }
-    for (int i = 0; i < 200; i++) {
-        dx_arena a = {0};
-        dx_table_desc d;
-        dx_err e = dx_describe_table(g_c, copy, &a, &d, &r);
-        bool active = e == DX_OK && d.status && strcmp(d.status, "ACTIVE") == 0;
-        dx_arena_release(&a);
-        if (active) return copy;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    if (dx_wait_table_active(g_c, copy, 10000, NULL, NULL, &r) != DX_OK) {
+        print_error("table %s never became ACTIVE: %s\n", copy, r.message);
+        fail();
     }
-    print_error("table %s never became ACTIVE\n", copy);
-    fail();
-    return NULL;
+    return copy;
 }
 
 static const char *make_table(const char *tag, const char *hash, dx_type ht, const char *range,

@@ -273,6 +273,17 @@ dx_err dx_create_table(dx_client *c, const dx_table_def *def, dx_result *r);
 dx_err dx_describe_table(dx_client *c, const char *table, dx_arena *a, dx_table_desc *out,
                          dx_result *r);
 dx_err dx_delete_table(dx_client *c, const char *table, dx_result *r);
+/*
+ * Waits until the table is ACTIVE (DynamoDB creates tables asynchronously):
+ * polls DescribeTable, 10 ms after the first try and backing off to every
+ * 200 ms, for at most timeout_ms. ResourceNotFound counts as "not yet"
+ * (DescribeTable can lag right after CreateTable); any other error returns at
+ * once. out (may be NULL) gets the last description, its strings in a (a
+ * may be NULL: then out keeps its figures and its strings are NULL).
+ * DX_ERR_TIMEOUT, naming the table, when it is not ACTIVE in time.
+ */
+dx_err dx_wait_table_active(dx_client *c, const char *table, uint32_t timeout_ms, dx_arena *a,
+                            dx_table_desc *out, dx_result *r);
 
 #ifdef __cplusplus
 }
