@@ -66,7 +66,7 @@ $(BUILD)/%.o: %.c
 
 # Tests may include the library's internal headers.
 $(BUILD)/tests/%.o: CFLAGS_ALL += -Ilib -Ijobs -Icmd -Itests/support
-$(BUILD)/bench/%.o: CFLAGS_ALL += -Ilib -Ijobs
+$(BUILD)/bench/%.o: CFLAGS_ALL += -Ilib -Ijobs -Itests/support
 $(BUILD)/cmd/%.o: CFLAGS_ALL += -Ijobs
 $(BUILD)/jobs/%.o: CFLAGS_ALL += -Ijobs
 $(BUILD)/samples/%.o: CFLAGS_ALL += -Ijobs
@@ -103,9 +103,10 @@ $(SAMP_BIN): $(BUILD)/%: $(BUILD)/%.o $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -o $@ $< $(LIBJOBS) $(LIBDYNOX) $(LDLIBS_ALL)
 
-$(BENCH_BIN): $(BUILD)/%: $(BUILD)/%.o $(LIBJOBS) $(LIBDYNOX)
+# bench_ddb starts dynalite the way the tests do (tests/support/proc.c).
+$(BENCH_BIN): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/tests/support/proc.o $(LIBJOBS) $(LIBDYNOX)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) -o $@ $< $(LIBJOBS) $(LIBDYNOX) $(LDLIBS_ALL)
+	$(Q)$(CC) -o $@ $< $(BUILD)/tests/support/proc.o $(LIBJOBS) $(LIBDYNOX) $(LDLIBS_ALL)
 
 tests: all $(TEST_BIN)
 samples: $(SAMP_BIN)

@@ -5,106 +5,26 @@
  * dynalite is a separate process and is not counted).
  *
  * Endpoint: DYNOX_TEST_ENDPOINT when set, else a dynalite this program
- * starts itself (tests/node_modules/dynalite, from `make deps`; run from the
- * repository root) and stops by PID at the end (PR_SET_PDEATHSIG covers a
- * crash). Prints requests/s for both, the 32/1 ratio, and CPU-seconds per
- * 10k requests.
+ * starts itself with the tests' tp_dynalite_start (tests/support/proc.c:
+ * tests/node_modules/dynalite from `make deps`; run from the repository root)
+ * and stops by PID at the end (PR_SET_PDEATHSIG covers a crash). Prints
+ * requests/s for both, the 32/1 ratio, and CPU-seconds per 10k requests.
  *
  * Must never: time the table set-up, or leave the server or the table behind.
  */
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include "dynox/ddb.h"
 #include "dynox/dynox.h"
+#include "proc.h"
 
 #define NITEMS 1000
 
-static pid_t server_pid;
-
-static void stop_server(void) {
-    if (server_pid <= 0) return;
-    kill(server_pid, SIGTERM);
-    int st;
-    waitpid(server_pid, &st, 0);
-    server_pid = 0;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
-static int connectable(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    if (fd >= 0) close(fd);
-    return ok;
-}
-
-/* Starts dynalite on a free port; fills url. 0 or -1. */
-static int start_dynalite(char *url, size_t n) {
-    const char *cli = "tests/node_modules/dynalite/cli.js";
-    if (access(cli, R_OK) != 0) {
-        fprintf(stderr, "bench_ddb: %s is missing: run `make deps` (or set DYNOX_TEST_ENDPOINT)\n",
-                cli);
-        return -1;
-    }
-    int port = free_port();
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(127);
-#else
-        (void)parent;
-#endif
-        int dn = open("/dev/null", O_WRONLY);
-        if (dn >= 0) dup2(dn, 1); /* dynalite announces itself on stdout */
-        execlp("node", "node", cli, "--host", "127.0.0.1", "--port", ps, "--createTableMs", "0",
-               "--deleteTableMs", "0", "--updateTableMs", "0", (char *)NULL);
-        _exit(127);
-    }
-    server_pid = pid;
-    for (int i = 0; i < 200; i++) {
-        if (connectable(port)) {
-            snprintf(url, n, "http://127.0.0.1:%d", port);
-            return 0;
-        }
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    fprintf(stderr, "bench_ddb: dynalite did not start\n");
-    stop_server();
-    return -1;
-}
+static tp_proc server; /* the dynalite started here (pid 0: none) */
 
 static double cpu_seconds(void) {
     struct rusage ru;
@@ -182,7 +102,8 @@ int main(int argc, char **argv) {
     const char *ep = getenv("DYNOX_TEST_ENDPOINT");
     if (ep && *ep) {
         snprintf(url, sizeof url, "%s", ep);
-    } else if (start_dynalite(url, sizeof url) != 0) {
+    } else if (tp_dynalite_start(&server, false, url, sizeof url) != 0) {
+        fprintf(stderr, "bench_ddb: no dynalite (run `make deps`, or set DYNOX_TEST_ENDPOINT)\n");
         return 1;
     }
     int status = 1;
@@ -247,6 +168,6 @@ drop:
     dx_delete_table(c, table, NULL);
 out:
     dx_client_free(c);
-    stop_server();
+    tp_stop(&server);
     return status;
 }
