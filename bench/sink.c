@@ -436,54 +436,35 @@ typedef struct top {
     dx_str hash, range, htype, rtype;
 } top;
 
-static bool parse_key_schema(dx_jcur *c, top *t) {
+/*
+ * An array of {"AttributeName": ..., <second>: ...} objects (KeySchema with
+ * KeyType, AttributeDefinitions with AttributeType): the first 8 pairs into
+ * names/vals, their count into *n.
+ */
+static bool parse_name_pairs(dx_jcur *c, const char *second, dx_str *names, dx_str *vals,
+                             size_t *n) {
     bool done;
-    if (dx_jcur_arr_begin(c)) return false;
-    for (;;) {
-        if (dx_jcur_arr_next(c, &done)) return false;
-        if (done) return true;
-        dx_str name = {0}, type = {0}, k;
-        if (dx_jcur_obj_begin(c)) return false;
-        for (;;) {
-            if (dx_jcur_obj_next(c, &k, &done)) return false;
-            if (done) break;
-            if (dx_str_eq(k, "AttributeName")) {
-                if (dx_jcur_string(c, &name)) return false;
-            } else if (dx_str_eq(k, "KeyType")) {
-                if (dx_jcur_string(c, &type)) return false;
-            } else if (dx_jcur_skip(c)) {
-                return false;
-            }
-        }
-        if (dx_str_eq(type, "HASH")) t->hash = name;
-        else if (dx_str_eq(type, "RANGE")) t->range = name;
-    }
-}
-
-static bool parse_attr_defs(dx_jcur *c, top *t, dx_str *names, dx_str *types, size_t *n) {
-    bool done;
-    (void)t;
     *n = 0;
     if (dx_jcur_arr_begin(c)) return false;
     for (;;) {
         if (dx_jcur_arr_next(c, &done)) return false;
         if (done) return true;
-        dx_str name = {0}, type = {0}, k;
+        dx_str name = {0}, val = {0}, k;
         if (dx_jcur_obj_begin(c)) return false;
         for (;;) {
             if (dx_jcur_obj_next(c, &k, &done)) return false;
             if (done) break;
             if (dx_str_eq(k, "AttributeName")) {
                 if (dx_jcur_string(c, &name)) return false;
-            } else if (dx_str_eq(k, "AttributeType")) {
-                if (dx_jcur_string(c, &type)) return false;
+            } else if (dx_str_eq(k, second)) {
+                if (dx_jcur_string(c, &val)) return false;
             } else if (dx_jcur_skip(c)) {
                 return false;
             }
         }
         if (*n < 8) {
             names[*n] = name;
-            types[*n] = type;
+            vals[*n] = val;
             (*n)++;
         }
     }
@@ -525,9 +506,15 @@ static bool parse_top(const req *rq, top *t) {
                 t->has_key = true;
             }
         } else if (dx_str_eq(k, "KeySchema")) {
-            if (!parse_key_schema(&c, t)) return false;
+            dx_str kn[8], kt[8];
+            size_t nk;
+            if (!parse_name_pairs(&c, "KeyType", kn, kt, &nk)) return false;
+            for (size_t i = 0; i < nk; i++) {
+                if (dx_str_eq(kt[i], "HASH")) t->hash = kn[i];
+                else if (dx_str_eq(kt[i], "RANGE")) t->range = kn[i];
+            }
         } else if (dx_str_eq(k, "AttributeDefinitions")) {
-            if (!parse_attr_defs(&c, t, names, types, &nd)) return false;
+            if (!parse_name_pairs(&c, "AttributeType", names, types, &nd)) return false;
         } else if (dx_jcur_skip(&c)) {
             return false;
         }
