@@ -56,8 +56,9 @@ static const cmd_help helps[] = {
      "valid inputs for a re-run. On a terminal a progress line shows rows/s, counts,\n"
      "throttles and the time left; a summary follows unless -q. Deleting operations on\n"
      "a real table ask you to type the table name, or need --yes. Ctrl-C stops\n"
-     "reading, finishes the rows in flight and writes the report; a second Ctrl-C\n"
-     "quits at once.\n",
+     "reading, finishes the rows in flight and writes the report; rows read but not\n"
+     "sent are not started (in no file): with --checkpoint, --resume does them. A\n"
+     "second Ctrl-C quits at once.\n",
      "Examples:\n"
      "  # Dry run on the memory backend: seed the table, run, dump it (see the job)\n"
      "  dynox run samples/jobs/dry-run.json\n"

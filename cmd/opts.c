@@ -135,7 +135,9 @@ static const opt options[] = {
      "write the final report as JSON here (- for standard output, like --json)",
      "the job file's report, else none", 0, NULL},
     {"resume", 0, ARG_BOOL, F(resume), 0, 0, CLI_RUN, NULL,
-     "continue from the --checkpoint file: only rows after its mark are applied", "off", 0, NULL},
+     "continue from the --checkpoint file: only rows after its mark are applied, except those an "
+     "interrupted run had already written (listed in the checkpoint)",
+     "off", 0, NULL},
     {"rows", 0, ARG_U64, F(rows), 1, 9e15, CLI_VALIDATE, "N", "map the first N rows of the input",
      "100", 0, NULL},
     {"seed", 0, ARG_STRING, F(seed), 0, 0, CLI_RUN | CLI_ITEM_CMDS | CLI_TABLE_DUMP, "FILE",
@@ -162,7 +164,8 @@ static const opt options[] = {
      "messages too",
      NULL, 0, NULL},
     {"verify", 0, ARG_OPTNUM, F(verify), 0, 1, CLI_RUN, "[=F]",
-     "read back this fraction of written rows with consistent reads and compare (bare: all)",
+     "read back this fraction of written rows with consistent reads and compare (bare: all; "
+     "--verify 0.1 or --verify=0.1)",
      "the job file's verify, else none", 0, NULL},
     {"wcu", 0, ARG_NUM, F(wcu), 1, 1e6, CLI_TABLE_CREATE, "U",
      "provisioned write capacity units (give --rcu too)", "on-demand", 0, NULL},
